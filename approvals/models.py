@@ -1,0 +1,76 @@
+from django.conf import settings
+from django.db import models
+
+from spotopt.db import AuditRefsModel, choices_check
+from spotopt.states import TransitionTable, transition
+
+from .choices import ActionType, ApprovalStatus, RiskLevel
+
+# A decided request never changes again.
+APPROVAL_STATUS_TRANSITIONS = TransitionTable(
+    "Approval request status",
+    ApprovalStatus,
+    {
+        ApprovalStatus.PENDING: {ApprovalStatus.APPROVED, ApprovalStatus.REJECTED, ApprovalStatus.EXPIRED},
+        ApprovalStatus.APPROVED: set(),
+        ApprovalStatus.REJECTED: set(),
+        ApprovalStatus.EXPIRED: set(),
+    },
+)
+
+
+class ApprovalRequest(AuditRefsModel):
+    """A high-risk action waiting for (or decided by) a second person.
+
+    Requests are an audit trail: they stay when the account, instance or people they name are deleted
+    (SET_NULL), and keep the AWS account id and instance id they concerned as plain text.
+    """
+
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.SET_NULL, null=True, blank=True, related_name="approval_requests"
+    )
+    instance = models.ForeignKey(
+        "fleet.Instance", on_delete=models.SET_NULL, null=True, blank=True, related_name="approval_requests"
+    )
+    action_type = models.CharField(max_length=24, choices=ActionType.choices, db_index=True)
+    action_payload = models.JSONField(default=dict, blank=True)
+    risk_level = models.CharField(max_length=8, choices=RiskLevel.choices, default=RiskLevel.MEDIUM, db_index=True)
+    status = models.CharField(
+        max_length=10, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING, db_index=True
+    )
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="approval_requests_made",
+    )
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="approval_requests_decided",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_comment = models.TextField(blank=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "expires_at"])]
+        constraints = [
+            choices_check("action_type", ActionType, name="approval_action_type_valid"),
+            choices_check("risk_level", RiskLevel, name="approval_risk_level_valid"),
+            choices_check("status", ApprovalStatus, name="approval_status_valid"),
+            models.CheckConstraint(
+                condition=models.Q(status=ApprovalStatus.PENDING) | models.Q(decided_at__isnull=False),
+                name="approval_decided_has_time",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_action_type_display()} ({self.get_status_display()})"
+
+    def move_to(self, status: str) -> None:
+        transition(self, "status", APPROVAL_STATUS_TRANSITIONS, status)

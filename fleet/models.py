@@ -1,0 +1,111 @@
+from django.db import models
+
+from accounts.models import Account
+from spotopt.db import ReadOnlyModel, TimestampedModel, choices_check
+from spotopt.states import TransitionTable, transition
+
+from .choices import AuthStatus, Lifecycle, OrchestratorType, PipelineMode
+
+# UNAUTHORIZED: seen without an authorizing tag, not yet flagged. FLAGGED: the grace period runs.
+# TERMINATED is final: the rogue instance was terminated through an approved request.
+AUTH_STATUS_TRANSITIONS = TransitionTable(
+    "Instance authorization status",
+    AuthStatus,
+    {
+        AuthStatus.AUTHORIZED: {AuthStatus.UNAUTHORIZED, AuthStatus.FLAGGED},
+        AuthStatus.UNAUTHORIZED: {AuthStatus.AUTHORIZED, AuthStatus.FLAGGED},
+        AuthStatus.FLAGGED: {AuthStatus.AUTHORIZED, AuthStatus.TERMINATED},
+        AuthStatus.TERMINATED: set(),
+    },
+)
+
+
+class Instance(TimestampedModel):
+    """An EC2 instance of a connected account, as last discovered."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="instances")
+    instance_id = models.CharField(max_length=32, unique=True)
+    instance_type = models.CharField(max_length=64, db_index=True)
+    availability_zone = models.CharField(max_length=32)
+    region = models.CharField(max_length=32, db_index=True)
+    lifecycle = models.CharField(max_length=16, choices=Lifecycle.choices, default=Lifecycle.ON_DEMAND)
+    assigned_model_version = models.CharField(max_length=64, blank=True)
+    pipeline_mode = models.CharField(max_length=16, choices=PipelineMode.choices, default=PipelineMode.CLUSTER)
+    is_shadow_mode = models.BooleanField(default=False)
+    auth_status = models.CharField(
+        max_length=16, choices=AuthStatus.choices, default=AuthStatus.UNAUTHORIZED, db_index=True
+    )
+    flagged_at = models.DateTimeField(null=True, blank=True)
+    cluster_membership = models.JSONField(default=dict, blank=True)
+    orchestrator_type = models.CharField(
+        max_length=16, choices=OrchestratorType.choices, default=OrchestratorType.STANDALONE
+    )
+    is_replica = models.BooleanField(default=False)
+    # A replica keeps its row when the instance it stood in for is gone.
+    replica_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replicas"
+    )
+    replica_expiry = models.DateTimeField(null=True, blank=True)
+    is_active = models.BooleanField(default=True, db_index=True)
+    last_evaluation = models.DateTimeField(null=True, blank=True)
+    instance_metadata = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["account_id", "region", "instance_id"]
+        indexes = [
+            models.Index(fields=["account", "is_active"]),
+            models.Index(fields=["region", "availability_zone", "instance_type"]),
+        ]
+        constraints = [
+            choices_check("lifecycle", Lifecycle, name="instance_lifecycle_valid"),
+            choices_check("pipeline_mode", PipelineMode, name="instance_pipeline_mode_valid"),
+            choices_check("auth_status", AuthStatus, name="instance_auth_status_valid"),
+            choices_check("orchestrator_type", OrchestratorType, name="instance_orchestrator_type_valid"),
+            models.CheckConstraint(
+                condition=models.Q(is_replica=True) | models.Q(replica_of__isnull=True),
+                name="instance_replica_of_only_on_replicas",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.instance_id} ({self.instance_type}, {self.availability_zone})"
+
+    @property
+    def pool_id(self) -> str:
+        return f"{self.region}:{self.availability_zone}:{self.instance_type}"
+
+    def move_auth_status(self, status: str) -> None:
+        transition(self, "auth_status", AUTH_STATUS_TRANSITIONS, status)
+
+
+class ActiveInstanceView(ReadOnlyModel):
+    """Row of the v_active_instances database view: active instances with account and model details."""
+
+    id = models.UUIDField(primary_key=True)
+    instance_id = models.CharField(max_length=32)
+    instance_type = models.CharField(max_length=64)
+    availability_zone = models.CharField(max_length=32)
+    region = models.CharField(max_length=32)
+    lifecycle = models.CharField(max_length=16, choices=Lifecycle.choices)
+    pipeline_mode = models.CharField(max_length=16, choices=PipelineMode.choices)
+    is_shadow_mode = models.BooleanField()
+    auth_status = models.CharField(max_length=16, choices=AuthStatus.choices)
+    orchestrator_type = models.CharField(max_length=16, choices=OrchestratorType.choices)
+    last_evaluation = models.DateTimeField(null=True)
+    account = models.ForeignKey(Account, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    aws_account_id = models.CharField(max_length=64)
+    account_name = models.CharField(max_length=255)
+    environment_type = models.CharField(max_length=8)
+    owner = models.ForeignKey(
+        "accounts.User", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    assigned_model_version = models.CharField(max_length=64)
+    model_name = models.CharField(max_length=255, null=True)
+    model_version = models.CharField(max_length=64, null=True)
+    model_status = models.CharField(max_length=16, null=True)
+
+    class Meta(ReadOnlyModel.Meta):
+        db_table = "v_active_instances"
+        ordering = ["aws_account_id", "instance_id"]
+        verbose_name = "active instance (report)"
+        verbose_name_plural = "active instances (report)"
