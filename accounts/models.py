@@ -149,9 +149,7 @@ class Account(TimestampedModel):
 
     def set_access_keys(self, access_key_id: str, secret_access_key: str) -> None:
         self.access_key_id_encrypted = crypto.encrypt(access_key_id, context=self._context("access_key_id"))
-        self.secret_access_key_encrypted = crypto.encrypt(
-            secret_access_key, context=self._context("secret_access_key")
-        )
+        self.secret_access_key_encrypted = crypto.encrypt(secret_access_key, context=self._context("secret_access_key"))
 
     def get_access_keys(self) -> tuple[str, str]:
         try:

@@ -42,9 +42,7 @@ class Instance(TimestampedModel):
     )
     is_replica = models.BooleanField(default=False)
     # A replica keeps its row when the instance it stood in for is gone.
-    replica_of = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replicas"
-    )
+    replica_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replicas")
     replica_expiry = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True, db_index=True)
     last_evaluation = models.DateTimeField(null=True, blank=True)
@@ -96,9 +94,7 @@ class ActiveInstanceView(ReadOnlyModel):
     aws_account_id = models.CharField(max_length=64)
     account_name = models.CharField(max_length=255)
     environment_type = models.CharField(max_length=8)
-    owner = models.ForeignKey(
-        "accounts.User", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
+    owner = models.ForeignKey("accounts.User", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
     assigned_model_version = models.CharField(max_length=64)
     model_name = models.CharField(max_length=255, null=True)
     model_version = models.CharField(max_length=64, null=True)

@@ -32,9 +32,7 @@ class MLModel(UUIDModel):
     file = models.FileField(upload_to="models/%Y/%m/")
     feature_schema_version = models.CharField(max_length=32)
     file_hash = models.CharField(max_length=64, help_text="SHA-256 of the file, hex.")
-    status = models.CharField(
-        max_length=16, choices=ModelStatus.choices, default=ModelStatus.CANDIDATE, db_index=True
-    )
+    status = models.CharField(max_length=16, choices=ModelStatus.choices, default=ModelStatus.CANDIDATE, db_index=True)
     is_active_prod = models.BooleanField(default=False)
     description = models.TextField(blank=True)
     # Models outlive the people who uploaded them.
@@ -82,9 +80,7 @@ class ExperimentLog(UUIDModel):
 
     instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="experiment_logs")
     # The log (the history of decisions) stays when a model is deleted.
-    model = models.ForeignKey(
-        MLModel, on_delete=models.SET_NULL, null=True, blank=True, related_name="experiment_logs"
-    )
+    model = models.ForeignKey(MLModel, on_delete=models.SET_NULL, null=True, blank=True, related_name="experiment_logs")
     pipeline_mode = models.CharField(max_length=16, choices=PipelineMode.choices)
     is_shadow_run = models.BooleanField(default=False)
     prediction_score = models.FloatField(null=True, blank=True)
@@ -148,14 +144,10 @@ class RecentExperimentView(ReadOnlyModel):
     instance_type = models.CharField(max_length=64)
     availability_zone = models.CharField(max_length=32)
     region = models.CharField(max_length=32)
-    account = models.ForeignKey(
-        "accounts.Account", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
+    account = models.ForeignKey("accounts.Account", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
     aws_account_id = models.CharField(max_length=64)
     account_name = models.CharField(max_length=255)
-    owner = models.ForeignKey(
-        "accounts.User", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
+    owner = models.ForeignKey("accounts.User", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
     model_name = models.CharField(max_length=255, null=True)
     model_version = models.CharField(max_length=64, null=True)
 

@@ -85,7 +85,7 @@ def encrypt(plaintext: str, *, context: str) -> str:
 
 
 def key_id_of(token: str) -> str:
-    version, kid, _ = _split(token)
+    _, kid, _ = _split(token)
     return kid
 
 

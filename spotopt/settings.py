@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "spotopt",
     "accounts",
     "fleet",
     "mlgov",
@@ -85,7 +86,8 @@ TEMPLATES = [
 WSGI_APPLICATION = "spotopt.wsgi.application"
 
 # --- Database -----------------------------------------------------------------------------------------
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'spotopt.sqlite3'}")}
+DATABASE_URL = env.str("DATABASE_URL", default="") or f"sqlite:///{VAR_DIR / 'spotopt.sqlite3'}"
+DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -149,9 +151,7 @@ if not DEBUG:
 # --- Credential encryption ----------------------------------------------------------------------------
 # "kid:base64key,kid:base64key" (32-byte AES-256 keys); the first one encrypts, all of them decrypt.
 _DEV_ENCRYPTION_KEYS = "dev1:ZGV2LW9ubHktaW5zZWN1cmUta2V5LTAxMjM0NTY3ODk="
-CREDENTIALS_ENCRYPTION_KEYS = env.list(
-    "CREDENTIALS_ENCRYPTION_KEYS", default=[_DEV_ENCRYPTION_KEYS] if DEBUG else []
-)
+CREDENTIALS_ENCRYPTION_KEYS = env.list("CREDENTIALS_ENCRYPTION_KEYS", default=[_DEV_ENCRYPTION_KEYS] if DEBUG else [])
 if not CREDENTIALS_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("CREDENTIALS_ENCRYPTION_KEYS must be set when DEBUG is off.")
 
@@ -190,6 +190,18 @@ else:
 if env.bool("Q_SYNC", default=False):
     Q_CLUSTER["sync"] = True
 
+# Apps whose tasks.py declares periodic jobs (SCHEDULES) for `manage.py setup_schedules`.
+SCHEDULE_MODULES = [
+    "spotopt.tasks",
+    "accounts.tasks",
+    "fleet.tasks",
+    "mlgov.tasks",
+    "waste.tasks",
+    "risk.tasks",
+    "approvals.tasks",
+    "sla.tasks",
+]
+
 # --- API ----------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -209,6 +221,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "spotopt API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema names every endpoint and field: signed-in users only.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -8,7 +8,7 @@ import os
 os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("SPOTOPT_VAR_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test"))
 
-from .settings import *  # noqa: E402,F403
+from .settings import *  # noqa: F403
 
 # bcrypt at 12 rounds costs ~0.25 s a hash; tests that only need *a* password use a fast hasher.
 # tests/accounts/test_passwords.py checks that the real settings put bcrypt (12 rounds) first.

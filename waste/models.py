@@ -31,9 +31,7 @@ class WasteResource(UUIDModel):
     currency = models.CharField(max_length=3, default="USD")
     detected_at = models.DateTimeField(auto_now_add=True)
     days_unused = models.PositiveIntegerField(default=0)
-    status = models.CharField(
-        max_length=20, choices=WasteStatus.choices, default=WasteStatus.DETECTED, db_index=True
-    )
+    status = models.CharField(max_length=20, choices=WasteStatus.choices, default=WasteStatus.DETECTED, db_index=True)
     scheduled_deletion_date = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     resource_metadata = models.JSONField(default=dict, blank=True)

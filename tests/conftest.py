@@ -1,0 +1,179 @@
+"""Shared fixtures: people of every role, accounts, instances and the other seed rows.
+
+`make_*` fixtures are factories (call them with overrides). The suite runs on SQLite by default and on
+PostgreSQL when DATABASE_URL points there (CI does); tests marked `postgres` need PostgreSQL.
+"""
+
+import hashlib
+import itertools
+import os
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.files.base import ContentFile
+from django.db import connection
+from django.utils import timezone
+
+from accounts.choices import AccountStatus, ConnectionMethod, EnvironmentType, Role
+from accounts.models import Account, User
+
+_seq = itertools.count(1)
+
+# Keep moto and boto3 away from any real AWS credentials or endpoints on the machine.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+
+TEST_PASSWORD = "correct-horse-battery-9"
+
+
+def pytest_collection_modifyitems(config, items):
+    on_postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+    skip_pg = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL=postgres://...)")
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(skip_pg)
+
+
+@pytest.fixture
+def make_user(db):
+    def make(role=Role.CLIENT, **overrides):
+        n = next(_seq)
+        fields = {"username": f"{role}{n}", "email": f"{role}{n}@example.com", "full_name": f"{role} {n}"}
+        fields.update(overrides)
+        password = fields.pop("password", TEST_PASSWORD)
+        if role == Role.SUPER_ADMIN:
+            return User.objects.create_superuser(password=password, **fields)
+        return User.objects.create_user(password=password, role=role, **fields)
+
+    return make
+
+
+@pytest.fixture
+def super_admin(make_user):
+    return make_user(Role.SUPER_ADMIN)
+
+
+@pytest.fixture
+def admin_user(make_user):
+    return make_user(Role.ADMIN)
+
+
+@pytest.fixture
+def client_user(make_user):
+    return make_user(Role.CLIENT)
+
+
+@pytest.fixture
+def other_client(make_user):
+    return make_user(Role.CLIENT)
+
+
+@pytest.fixture
+def readonly_user(make_user):
+    return make_user(Role.USER)
+
+
+@pytest.fixture
+def lab_user(make_user):
+    return make_user(Role.LAB)
+
+
+@pytest.fixture
+def make_account(db):
+    def make(user, **overrides):
+        n = next(_seq)
+        fields = {
+            "account_id": f"{100000000000 + n}",
+            "account_name": f"Account {n}",
+            "environment_type": EnvironmentType.PROD,
+            "connection_method": ConnectionMethod.IAM_ROLE,
+            "role_arn": f"arn:aws:iam::{100000000000 + n}:role/SpotOptimizerRole",
+            "external_id": f"spot-optimizer-test-{n}",
+            "status": AccountStatus.ACTIVE,
+        }
+        fields.update(overrides)
+        return Account.objects.create(user=user, **fields)
+
+    return make
+
+
+@pytest.fixture
+def make_instance(db):
+    from fleet.models import Instance
+
+    def make(account, **overrides):
+        n = next(_seq)
+        fields = {
+            "instance_id": f"i-{n:017x}",
+            "instance_type": "m5.large",
+            "availability_zone": "us-east-1a",
+            "region": "us-east-1",
+        }
+        fields.update(overrides)
+        return Instance.objects.create(account=account, **fields)
+
+    return make
+
+
+@pytest.fixture
+def make_ml_model(db):
+    from mlgov.models import MLModel
+
+    def make(**overrides):
+        n = next(_seq)
+        content = overrides.pop("content", f"model-{n}".encode())
+        model = MLModel(
+            name=overrides.pop("name", f"risk-model-{n}"),
+            version=overrides.pop("version", f"1.{n}"),
+            feature_schema_version=overrides.pop("feature_schema_version", "1"),
+            file_hash=hashlib.sha256(content).hexdigest(),
+            **overrides,
+        )
+        model.file.save(f"risk-model-{n}.onnx", ContentFile(content), save=False)
+        model.save()
+        return model
+
+    return make
+
+
+@pytest.fixture
+def make_experiment(db):
+    from mlgov.models import ExperimentLog
+
+    def make(instance, **overrides):
+        fields = {
+            "pipeline_mode": "CLUSTER",
+            "decision": "HOLD",
+            "execution_time": timezone.now(),
+            "prediction_score": 0.2,
+            "old_spot_price": Decimal("0.0400"),
+            "new_spot_price": Decimal("0.0300"),
+        }
+        fields.update(overrides)
+        return ExperimentLog.objects.create(instance=instance, **fields)
+
+    return make
+
+
+@pytest.fixture
+def make_approval(db):
+    from approvals.models import ApprovalRequest
+
+    def make(**overrides):
+        fields = {
+            "action_type": "TERMINATE_ROGUE",
+            "risk_level": "MEDIUM",
+            "expires_at": timezone.now() + timedelta(days=1),
+        }
+        fields.update(overrides)
+        return ApprovalRequest.objects.create(**fields)
+
+    return make
+
+
+@pytest.fixture
+def on_postgresql():
+    return connection.vendor == "postgresql"
