@@ -3,6 +3,7 @@ import uuid
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
+from django.db.models.functions import Lower
 
 from spotopt import crypto
 from spotopt.db import TimestampedModel, choices_check
@@ -13,6 +14,10 @@ from .choices import AccountStatus, ConnectionMethod, EnvironmentType, Role
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
+
+    def get_by_natural_key(self, username):
+        # Usernames are unique regardless of case (see the constraint), so sign-in ignores case too.
+        return self.get(username__iexact=username)
 
     def _create_user(self, email, username, password, **extra):
         if not email:
@@ -56,7 +61,12 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         ordering = ["username"]
-        constraints = [choices_check("role", Role, name="user_role_valid")]
+        constraints = [
+            choices_check("role", Role, name="user_role_valid"),
+            # Sign-in treats "Alice" and "alice" as the same person, so the database does too.
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+            models.UniqueConstraint(Lower("username"), name="user_username_ci_unique"),
+        ]
 
     def __str__(self):
         return self.username

@@ -1,3 +1,74 @@
 from django.contrib import admin
 
-# Register your models here.
+from spotopt.admin import ViewOnlyAdminMixin
+
+from .models import ActiveInstanceView, Instance
+
+
+@admin.register(Instance)
+class InstanceAdmin(admin.ModelAdmin):
+    list_display = (
+        "instance_id",
+        "account",
+        "instance_type",
+        "availability_zone",
+        "lifecycle",
+        "auth_status",
+        "pipeline_mode",
+        "is_shadow_mode",
+        "is_replica",
+        "is_active",
+        "last_evaluation",
+    )
+    list_filter = (
+        "auth_status",
+        "lifecycle",
+        "pipeline_mode",
+        "orchestrator_type",
+        "is_active",
+        "is_replica",
+        "is_shadow_mode",
+        "region",
+    )
+    search_fields = (
+        "instance_id",
+        "instance_type",
+        "availability_zone",
+        "account__account_name",
+        "account__account_id",
+    )
+    date_hierarchy = "created_at"
+    ordering = ("account__account_name", "region", "instance_id")
+    list_select_related = ("account",)
+    autocomplete_fields = ("account", "replica_of")
+    # auth_status and flagged_at move together through the security enforcer (its transition table);
+    # last_evaluation is written by the optimizer.
+    readonly_fields = ("auth_status", "flagged_at", "last_evaluation", "pool_id", "created_at", "updated_at")
+
+    @admin.display(description="Pool")
+    def pool_id(self, instance):
+        return instance.pool_id
+
+
+@admin.register(ActiveInstanceView)
+class ActiveInstanceViewAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    """A database view: rows can be looked at, never written."""
+
+    # The view already carries the account and model columns, so listing them needs no join.
+    list_display = (
+        "instance_id",
+        "aws_account_id",
+        "account_name",
+        "environment_type",
+        "instance_type",
+        "availability_zone",
+        "lifecycle",
+        "auth_status",
+        "model_name",
+        "model_version",
+        "last_evaluation",
+    )
+    list_filter = ("auth_status", "lifecycle", "pipeline_mode", "environment_type", "region")
+    search_fields = ("instance_id", "aws_account_id", "account_name", "instance_type", "model_name")
+    date_hierarchy = "last_evaluation"
+    ordering = ("aws_account_id", "instance_id")

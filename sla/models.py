@@ -51,4 +51,6 @@ class DowntimeLog(AuditRefsModel):
         if self.ended_at and self.started_at:
             seconds = Decimal(str((self.ended_at - self.started_at).total_seconds()))
             self.duration_seconds = seconds.quantize(Decimal("0.001"))
+        else:
+            self.duration_seconds = None  # still open: no duration yet
         super().save(*args, **kwargs)

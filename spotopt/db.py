@@ -63,8 +63,9 @@ class AuditRefsModel(TimestampedModel):
         abstract = True
 
     def save(self, *args, **kwargs):
-        if self.account_id and not self.aws_account_ref:
+        # Follow the links while they exist; once they are gone (SET_NULL) the last values stay.
+        if self.account_id:
             self.aws_account_ref = self.account.account_id
-        if self.instance_id and not self.instance_ref:
+        if self.instance_id:
             self.instance_ref = self.instance.instance_id
         super().save(*args, **kwargs)

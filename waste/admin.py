@@ -1,3 +1,28 @@
 from django.contrib import admin
 
-# Register your models here.
+from .models import WasteResource
+
+
+@admin.register(WasteResource)
+class WasteResourceAdmin(admin.ModelAdmin):
+    list_display = (
+        "resource_id",
+        "resource_type",
+        "account",
+        "region",
+        "monthly_cost",
+        "currency",
+        "days_unused",
+        "status",
+        "detected_at",
+        "scheduled_deletion_date",
+    )
+    list_filter = ("status", "resource_type", "region", "currency")
+    search_fields = ("resource_id", "reason", "account__account_name", "account__account_id")
+    date_hierarchy = "detected_at"
+    ordering = ("-monthly_cost", "resource_id")
+    list_select_related = ("account",)
+    autocomplete_fields = ("account",)
+    # Status and its dates move together through the waste lifecycle (grace period, approval, deletion);
+    # a new row starts DETECTED like one found by the scanner.
+    readonly_fields = ("status", "scheduled_deletion_date", "deleted_at", "detected_at")
