@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class FleetConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'fleet'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "fleet"

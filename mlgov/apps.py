@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class MlgovConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'mlgov'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "mlgov"

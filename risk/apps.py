@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class RiskConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'risk'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "risk"
