@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The whole demo on one machine: moto (the demo AWS), migrations, the demo estate, schedules, the django-q2
+# cluster and the web server. Run from the repo root once .venv exists (`make demo` does both).
+#   PORT (8000)            web server port          DEMO_MOTO_PORT (5005)  moto server port
+#   SPOTOPT_VAR_DIR (var)  logs go to $SPOTOPT_VAR_DIR/log; the SQLite file lives there unless DATABASE_URL is set
+# Ctrl-C stops everything this script started.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+if [[ ! -x "$PY" ]]; then
+    echo "No virtualenv at .venv: run 'make install' first." >&2
+    exit 1
+fi
+
+PORT="${PORT:-8000}"
+MOTO_PORT="${DEMO_MOTO_PORT:-5005}"
+LOG_DIR="${SPOTOPT_VAR_DIR:-var}/log"
+mkdir -p "$LOG_DIR"
+
+# The platform's own identity is a dummy one: every AWS call goes to moto, never to real AWS.
+export AWS_ENDPOINT_URL="http://127.0.0.1:${MOTO_PORT}"
+export AWS_ACCESS_KEY_ID="demo-platform-key"
+export AWS_SECRET_ACCESS_KEY="demo-platform-secret"
+export AWS_DEFAULT_REGION="us-east-1"
+unset AWS_PROFILE AWS_SESSION_TOKEN
+export SITE_URL="${SITE_URL:-http://127.0.0.1:${PORT}}"
+# moto would otherwise load ~1,300 public AMIs into every account and region (slow, and they look like waste).
+export MOTO_EC2_LOAD_DEFAULT_AMIS=false
+
+# Background processes get their own process group (setsid): a signal sent to this script's whole group
+# (Ctrl-C, `timeout`) then reaches only this script, whose trap stops each process cleanly. django-q's
+# cluster hangs when its workers are killed under it.
+SETSID="$(command -v setsid || true)"
+pids=()
+start_bg() {
+    local log="$1"
+    shift
+    $SETSID "$@" >"$log" 2>&1 &
+    pids+=("$!")
+}
+any_alive() {
+    local pid
+    for pid in "${pids[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            return 0
+        fi
+    done
+    return 1
+}
+cleanup() {
+    trap - EXIT INT TERM
+    local pid
+    for pid in "${pids[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    # Up to 10 s for a clean stop, then kill what is left (with its workers).
+    for _ in $(seq 1 50); do
+        any_alive || break
+        sleep 0.2
+    done
+    for pid in "${pids[@]}"; do
+        kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if curl -s -o /dev/null "$AWS_ENDPOINT_URL"; then
+    echo "Port $MOTO_PORT already answers; set DEMO_MOTO_PORT to a free port." >&2
+    exit 1
+fi
+echo "Starting moto on $AWS_ENDPOINT_URL (log: $LOG_DIR/moto.log)"
+start_bg "$LOG_DIR/moto.log" .venv/bin/moto_server -H 127.0.0.1 -p "$MOTO_PORT"
+for _ in $(seq 1 100); do
+    if curl -s -o /dev/null "$AWS_ENDPOINT_URL/moto-api/"; then
+        break
+    fi
+    if ! kill -0 "${pids[0]}" 2>/dev/null; then
+        echo "moto_server exited; see $LOG_DIR/moto.log" >&2
+        exit 1
+    fi
+    sleep 0.2
+done
+if ! curl -s -o /dev/null "$AWS_ENDPOINT_URL/moto-api/"; then
+    echo "moto did not answer on $AWS_ENDPOINT_URL within 20 s; see $LOG_DIR/moto.log" >&2
+    exit 1
+fi
+
+"$PY" manage.py migrate --no-input
+"$PY" manage.py seed_demo
+"$PY" manage.py setup_schedules
+
+echo "Starting the django-q2 cluster (log: $LOG_DIR/qcluster.log)"
+start_bg "$LOG_DIR/qcluster.log" "$PY" manage.py qcluster
+
+echo "Web: $SITE_URL/admin/  (Ctrl-C stops moto, the cluster and the web server)"
+# In the background and waited for: bash runs its traps only between commands, and `wait` is
+# interrupted by a signal where a foreground command is not. No reloader: one process to stop.
+$SETSID "$PY" manage.py runserver --noreload "127.0.0.1:${PORT}" &
+pids+=("$!")
+wait "$!"
