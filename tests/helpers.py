@@ -10,3 +10,20 @@ def changelist_query_count(client, url):
         response = client.get(url)
     assert response.status_code == 200
     return len(queries)
+
+
+def assert_move(obj, field, move, *, label, current, target, allowed_moves):
+    """`move(target)` succeeds exactly when (current, target) is an allowed move; otherwise it raises
+    TransitionNotAllowed naming both states and leaves the field as it was."""
+    import pytest
+
+    from spotopt.errors import TransitionNotAllowed
+
+    if (current, target) in allowed_moves:
+        move(target)
+        assert getattr(obj, field) == target
+        return
+    with pytest.raises(TransitionNotAllowed) as excinfo:
+        move(target)
+    assert f"{label} cannot move from {current} to {target}" in str(excinfo.value)
+    assert getattr(obj, field) == current

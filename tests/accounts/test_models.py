@@ -14,7 +14,7 @@ from fleet.models import Instance
 from mlgov.models import ExperimentLog, MLModel
 from risk.models import GlobalRiskEvent
 from sla.models import DowntimeLog
-from spotopt.errors import TransitionNotAllowed
+from tests.helpers import assert_move
 from waste.models import WasteResource
 
 
@@ -107,14 +107,15 @@ def test_account_transition_table_is_the_documented_one():
 @pytest.mark.parametrize(("current", "target"), list(itertools.product(AccountStatus.values, repeat=2)))
 def test_account_move_to(current, target):
     account = Account(status=current)
-    if (current, target) in EXPECTED_ACCOUNT_MOVES:
-        account.move_to(target)
-        assert account.status == target
-    else:
-        with pytest.raises(TransitionNotAllowed) as excinfo:
-            account.move_to(target)
-        assert f"Account status cannot move from {current} to {target}" in str(excinfo.value)
-        assert account.status == current
+    assert_move(
+        account,
+        "status",
+        account.move_to,
+        label="Account status",
+        current=current,
+        target=target,
+        allowed_moves=EXPECTED_ACCOUNT_MOVES,
+    )
 
 
 def test_account_move_is_saved(client_user, make_account):

@@ -9,6 +9,7 @@ from django.utils import timezone
 from approvals.choices import ApprovalStatus
 from approvals.models import APPROVAL_STATUS_TRANSITIONS, ApprovalRequest
 from spotopt.errors import TransitionNotAllowed
+from tests.helpers import assert_move
 
 
 def assert_update_rejected(queryset, constraint, **values):
@@ -82,14 +83,15 @@ def test_approval_transition_table_is_the_documented_one():
 @pytest.mark.parametrize(("current", "target"), list(itertools.product(ApprovalStatus.values, repeat=2)))
 def test_approval_move_to(current, target):
     approval = ApprovalRequest(status=current)
-    if (current, target) in EXPECTED_APPROVAL_MOVES:
-        approval.move_to(target)
-        assert approval.status == target
-    else:
-        with pytest.raises(TransitionNotAllowed) as excinfo:
-            approval.move_to(target)
-        assert f"Approval request status cannot move from {current} to {target}" in str(excinfo.value)
-        assert approval.status == current
+    assert_move(
+        approval,
+        "status",
+        approval.move_to,
+        label="Approval request status",
+        current=current,
+        target=target,
+        allowed_moves=EXPECTED_APPROVAL_MOVES,
+    )
 
 
 def test_approval_move_is_saved_with_its_decision_time(make_approval, super_admin):

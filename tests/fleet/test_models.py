@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 
 from fleet.choices import AuthStatus, Lifecycle
 from fleet.models import AUTH_STATUS_TRANSITIONS, Instance
-from spotopt.errors import TransitionNotAllowed
+from tests.helpers import assert_move
 
 
 def assert_update_rejected(queryset, constraint, **values):
@@ -109,14 +109,15 @@ def test_auth_status_transition_table_is_the_documented_one():
 @pytest.mark.parametrize(("current", "target"), list(itertools.product(AuthStatus.values, repeat=2)))
 def test_instance_move_auth_status(current, target):
     instance = Instance(auth_status=current)
-    if (current, target) in EXPECTED_AUTH_MOVES:
-        instance.move_auth_status(target)
-        assert instance.auth_status == target
-    else:
-        with pytest.raises(TransitionNotAllowed) as excinfo:
-            instance.move_auth_status(target)
-        assert f"Instance authorization status cannot move from {current} to {target}" in str(excinfo.value)
-        assert instance.auth_status == current
+    assert_move(
+        instance,
+        "auth_status",
+        instance.move_auth_status,
+        label="Instance authorization status",
+        current=current,
+        target=target,
+        allowed_moves=EXPECTED_AUTH_MOVES,
+    )
 
 
 def test_auth_status_move_is_saved(account, make_instance):

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 
 from mlgov.choices import Decision, ModelStatus
 from mlgov.models import MODEL_STATUS_TRANSITIONS, ExperimentLog, MLModel
-from spotopt.errors import TransitionNotAllowed
+from tests.helpers import assert_move
 
 SINGLE_ACTIVE_PROD = r"mlmodel_single_active_prod|mlgov_mlmodel\.is_active_prod"
 
@@ -108,14 +108,15 @@ def test_model_transition_table_is_the_documented_one():
 @pytest.mark.parametrize(("current", "target"), list(itertools.product(ModelStatus.values, repeat=2)))
 def test_model_move_to(current, target):
     model = MLModel(status=current)
-    if (current, target) in EXPECTED_MODEL_MOVES:
-        model.move_to(target)
-        assert model.status == target
-    else:
-        with pytest.raises(TransitionNotAllowed) as excinfo:
-            model.move_to(target)
-        assert f"ML model status cannot move from {current} to {target}" in str(excinfo.value)
-        assert model.status == current
+    assert_move(
+        model,
+        "status",
+        model.move_to,
+        label="ML model status",
+        current=current,
+        target=target,
+        allowed_moves=EXPECTED_MODEL_MOVES,
+    )
 
 
 def test_model_move_is_saved(make_ml_model):

@@ -7,6 +7,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from spotopt.errors import TransitionNotAllowed
+from tests.helpers import assert_move
 from waste.choices import ResourceType, WasteStatus
 from waste.models import WASTE_STATUS_TRANSITIONS, WasteResource
 
@@ -109,14 +110,15 @@ def test_waste_transition_table_is_the_documented_one():
 @pytest.mark.parametrize(("current", "target"), list(itertools.product(WasteStatus.values, repeat=2)))
 def test_waste_move_to(current, target):
     waste = WasteResource(status=current)
-    if (current, target) in EXPECTED_WASTE_MOVES:
-        waste.move_to(target)
-        assert waste.status == target
-    else:
-        with pytest.raises(TransitionNotAllowed) as excinfo:
-            waste.move_to(target)
-        assert f"Waste resource status cannot move from {current} to {target}" in str(excinfo.value)
-        assert waste.status == current
+    assert_move(
+        waste,
+        "status",
+        waste.move_to,
+        label="Waste resource status",
+        current=current,
+        target=target,
+        allowed_moves=EXPECTED_WASTE_MOVES,
+    )
 
 
 def test_waste_cannot_be_deleted_without_being_scheduled_first(account, make_waste):
