@@ -8,6 +8,7 @@ from django.db.models.functions import Lower
 from spotopt import crypto
 from spotopt.db import TimestampedModel, choices_check
 from spotopt.states import TransitionTable, transition
+from spotopt.tenancy import TenantQuerySet
 
 from .choices import AccountStatus, ConnectionMethod, EnvironmentType, Role
 
@@ -103,7 +104,9 @@ ACCOUNT_STATUS_TRANSITIONS = TransitionTable(
 )
 
 
-class AccountQuerySet(models.QuerySet):
+class AccountQuerySet(TenantQuerySet):
+    account_path = ""
+
     def active(self):
         return self.filter(is_active=True)
 

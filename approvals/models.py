@@ -3,6 +3,7 @@ from django.db import models
 
 from spotopt.db import AuditRefsModel, choices_check
 from spotopt.states import TransitionTable, transition
+from spotopt.tenancy import TenantQuerySet
 
 from .choices import ActionType, ApprovalStatus, RiskLevel
 
@@ -17,6 +18,10 @@ APPROVAL_STATUS_TRANSITIONS = TransitionTable(
         ApprovalStatus.EXPIRED: set(),
     },
 )
+
+
+class ApprovalRequestQuerySet(TenantQuerySet):
+    account_path = "account"
 
 
 class ApprovalRequest(AuditRefsModel):
@@ -55,6 +60,8 @@ class ApprovalRequest(AuditRefsModel):
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_comment = models.TextField(blank=True)
     expires_at = models.DateTimeField(db_index=True)
+
+    objects = ApprovalRequestQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -3,6 +3,7 @@ from django.db import models
 from accounts.models import Account
 from spotopt.db import ReadOnlyModel, TimestampedModel, choices_check
 from spotopt.states import TransitionTable, transition
+from spotopt.tenancy import TenantQuerySet
 
 from .choices import AuthStatus, Lifecycle, OrchestratorType, PipelineMode
 
@@ -18,6 +19,10 @@ AUTH_STATUS_TRANSITIONS = TransitionTable(
         AuthStatus.TERMINATED: set(),
     },
 )
+
+
+class InstanceQuerySet(TenantQuerySet):
+    account_path = "account"
 
 
 class Instance(TimestampedModel):
@@ -47,6 +52,8 @@ class Instance(TimestampedModel):
     is_active = models.BooleanField(default=True, db_index=True)
     last_evaluation = models.DateTimeField(null=True, blank=True)
     instance_metadata = models.JSONField(default=dict, blank=True)
+
+    objects = InstanceQuerySet.as_manager()
 
     class Meta:
         ordering = ["account_id", "region", "instance_id"]

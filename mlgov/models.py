@@ -5,6 +5,7 @@ from fleet.choices import PipelineMode
 from fleet.models import Instance
 from spotopt.db import ReadOnlyModel, UUIDModel, choices_check, non_negative
 from spotopt.states import TransitionTable, transition
+from spotopt.tenancy import TenantQuerySet
 
 from .choices import Decision, ModelStatus
 
@@ -75,6 +76,10 @@ class MLModel(UUIDModel):
         transition(self, "status", MODEL_STATUS_TRANSITIONS, status)
 
 
+class ExperimentLogQuerySet(TenantQuerySet):
+    account_path = "instance__account"
+
+
 class ExperimentLog(UUIDModel):
     """One evaluation of one instance by the optimizer: what the model said and what was decided."""
 
@@ -97,6 +102,8 @@ class ExperimentLog(UUIDModel):
     projected_hourly_savings = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
     features_used = models.JSONField(default=dict, blank=True)
     error_message = models.TextField(blank=True)
+
+    objects = ExperimentLogQuerySet.as_manager()
 
     class Meta:
         ordering = ["-execution_time"]

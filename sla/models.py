@@ -4,11 +4,16 @@ from django.conf import settings
 from django.db import models
 
 from spotopt.db import AuditRefsModel, choices_check
+from spotopt.tenancy import TenantQuerySet
 
 from .choices import DowntimeCause
 
 # The platform promises at most this much downtime it causes per calendar month.
 SLA_MONTHLY_BUDGET_SECONDS = 60
+
+
+class DowntimeLogQuerySet(TenantQuerySet):
+    account_path = "account"
 
 
 class DowntimeLog(AuditRefsModel):
@@ -29,6 +34,8 @@ class DowntimeLog(AuditRefsModel):
     duration_seconds = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
     cause = models.CharField(max_length=24, choices=DowntimeCause.choices, db_index=True)
     details = models.TextField(blank=True)
+
+    objects = DowntimeLogQuerySet.as_manager()
 
     class Meta:
         ordering = ["-started_at"]

@@ -8,13 +8,27 @@ settings.AWS_ENDPOINT_URL (moto in the demo and tests). Secrets never appear in 
 """
 
 import logging
+import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
 from django.conf import settings
+
+from .errors import DomainError, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +40,8 @@ ASSUME_ROLE_DURATION_SECONDS = 3600
 
 def client_config() -> Config:
     return Config(
-        retries={"mode": "adaptive", "max_attempts": settings.AWS_MAX_ATTEMPTS},
+        # AWS_MAX_ATTEMPTS counts every try, the first one included (AWS's own convention).
+        retries={"mode": "adaptive", "total_max_attempts": max(1, settings.AWS_MAX_ATTEMPTS)},
         connect_timeout=settings.AWS_CONNECT_TIMEOUT,
         read_timeout=settings.AWS_READ_TIMEOUT,
         user_agent_extra="spotopt",
@@ -125,3 +140,153 @@ def client_for(account, service: str, region: str | None = None):
         **credentials_for(account),
         **_endpoint_kwargs(),
     )
+
+
+# --- Errors a person can act on -----------------------------------------------------------------------
+
+
+class AwsError(DomainError):
+    code = "aws_error"
+
+
+class AwsUnreachable(ServiceUnavailable):
+    code = "aws_unreachable"
+
+
+_CREDENTIAL_ERRORS = {
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "UnrecognizedClientException",
+    "AuthFailure",
+    "InvalidAccessKeyId",
+    "ExpiredToken",
+    "ExpiredTokenException",
+}
+_ACCESS_DENIED_ERRORS = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess"}
+_THROTTLING_ERRORS = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"}
+_NETWORK_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
+# "... is not authorized to perform: ec2:DescribeInstances ..." names the missing IAM action.
+_DENIED_ACTION = re.compile(r"perform: ([a-z0-9-]+:[A-Za-z0-9]+)")
+
+
+def explain_aws_error(exc: Exception, *, doing: str) -> DomainError:
+    """Turn a boto3/botocore exception into a domain error whose message says what to do.
+
+    Messages name the AWS error code, operation and missing IAM action, never credentials."""
+    if isinstance(exc, _NETWORK_ERRORS):
+        return AwsUnreachable(
+            f"AWS could not be reached while trying to {doing}. Check the platform's network access to AWS "
+            "and try again in a few minutes."
+        )
+    if isinstance(exc, NoCredentialsError):
+        return AwsError(
+            f"The platform has no AWS credentials of its own, so it cannot {doing}. An operator must give the "
+            "platform an AWS identity (environment variables or an instance profile).",
+            code="aws_no_platform_credentials",
+        )
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = error.get("Code", "Unknown")
+        operation = exc.operation_name
+        if code in _CREDENTIAL_ERRORS:
+            return AwsError(
+                f"AWS did not accept the credentials while trying to {doing} ({code}). Check that the access "
+                "key is active and the secret is complete.",
+                code="aws_invalid_credentials",
+            )
+        if code in _ACCESS_DENIED_ERRORS:
+            match = _DENIED_ACTION.search(error.get("Message", ""))
+            missing = f" The IAM policy must allow {match.group(1)}." if match else ""
+            return AwsError(
+                f"AWS denied {operation} while trying to {doing} ({code}).{missing}", code="aws_access_denied"
+            )
+        if code in _THROTTLING_ERRORS:
+            return AwsUnreachable(f"AWS is throttling requests ({code}) while trying to {doing}; try again later.")
+        return AwsError(f"AWS answered {code} to {operation} while trying to {doing}.")
+    if isinstance(exc, BotoCoreError):
+        return AwsError(f"The AWS client failed while trying to {doing} ({type(exc).__name__}).")
+    raise exc
+
+
+@contextmanager
+def aws_errors(doing: str) -> Iterator[None]:
+    """`with aws_errors("list instances in us-east-1"):` raises an explained domain error on failure."""
+    try:
+        yield
+    except (BotoCoreError, ClientError) as exc:
+        raise explain_aws_error(exc, doing=doing) from None
+
+
+# --- Identities -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Identity:
+    account_id: str
+    arn: str
+
+
+def _identity(sts_client) -> Identity:
+    answer = sts_client.get_caller_identity()
+    return Identity(account_id=answer["Account"], arn=answer["Arn"])
+
+
+def identity_for_role(role_arn: str, external_id: str) -> Identity:
+    """Assume the role now (never from the cache: this is a verification) and ask STS who we are."""
+    response = platform_client("sts").assume_role(
+        RoleArn=role_arn,
+        RoleSessionName=f"{ROLE_SESSION_NAME}-verify",
+        ExternalId=external_id,
+        DurationSeconds=900,
+    )
+    creds = response["Credentials"]
+    sts = _shared_session().client(
+        "sts",
+        region_name=settings.AWS_DEFAULT_REGION,
+        config=client_config(),
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        **_endpoint_kwargs(),
+    )
+    return _identity(sts)
+
+
+def identity_for_keys(access_key_id: str, secret_access_key: str) -> Identity:
+    sts = _shared_session().client(
+        "sts",
+        region_name=settings.AWS_DEFAULT_REGION,
+        config=client_config(),
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
+        **_endpoint_kwargs(),
+    )
+    return _identity(sts)
+
+
+_ASSUMED_ROLE_ARN = re.compile(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/.+$")
+
+
+def principal_arn_from_identity(arn: str) -> str:
+    """An assumed-role session ARN names its role; customer trust policies must name the role itself."""
+    match = _ASSUMED_ROLE_ARN.match(arn)
+    if match:
+        partition, account, role = match.groups()
+        return f"arn:{partition}:iam::{account}:role/{role}"
+    return arn
+
+
+def platform_principal_arn() -> str:
+    """The IAM principal customer roles must trust: the setting, or the platform's own identity."""
+    if settings.PLATFORM_AWS_PRINCIPAL_ARN:
+        return settings.PLATFORM_AWS_PRINCIPAL_ARN
+    with aws_errors("find the platform's own AWS identity"):
+        return principal_arn_from_identity(_identity(platform_client("sts")).arn)
+
+
+def platform_principal_arn_or_unknown() -> str:
+    """For error messages: the principal, or a description when even that cannot be found out."""
+    try:
+        return platform_principal_arn()
+    except DomainError:
+        return "the platform's AWS principal"

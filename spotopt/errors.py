@@ -23,3 +23,13 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     code = "conflict"
+
+
+class PermissionRefused(DomainError):
+    code = "permission_denied"
+
+
+class ServiceUnavailable(DomainError):
+    """A service we depend on (AWS) could not be reached; trying again later may work."""
+
+    code = "unavailable"

@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "axes",
+    "rest_framework_simplejwt.token_blacklist",
     "spotopt",
     "accounts",
     "fleet",
@@ -64,6 +66,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout raised during authentication into its response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "spotopt.urls"
@@ -78,6 +82,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.navigation",
             ],
         },
     },
@@ -106,7 +111,28 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+# django-axes first: it refuses a locked-out username or IP before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# --- Failed sign-in throttling (django-axes) ----------------------------------------------------------
+# The Nth failure within the window locks further tries for that username, and separately for that IP.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.auth.lockout_response"
+AXES_VERBOSE = False
+# Behind a proxy, the client address is the left-most X-Forwarded-For entry added by N trusted proxies.
+AXES_IPWARE_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if env.int("TRUSTED_PROXY_COUNT", default=0) else ["REMOTE_ADDR"]
+)
 
 # --- Internationalisation -----------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -116,6 +142,7 @@ USE_TZ = True
 
 # --- Static and uploaded files ------------------------------------------------------------------------
 STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
@@ -167,6 +194,35 @@ AWS_DEFAULT_REGION = env.str("AWS_DEFAULT_REGION", default="us-east-1")
 AWS_CONNECT_TIMEOUT = env.int("AWS_CONNECT_TIMEOUT", default=5)
 AWS_READ_TIMEOUT = env.int("AWS_READ_TIMEOUT", default=30)
 AWS_MAX_ATTEMPTS = env.int("AWS_MAX_ATTEMPTS", default=5)
+# The platform's own IAM principal that customer roles trust. Empty: asked from STS (GetCallerIdentity).
+PLATFORM_AWS_PRINCIPAL_ARN = env.str("PLATFORM_AWS_PRINCIPAL_ARN", default="")
+# The CloudFormation onboarding: role and stack names, and (optional) the S3 https URL where the generic
+# template (`manage.py export_cloudformation_template`) is published, which enables the console quick-create link.
+CLOUDFORMATION_ROLE_NAME = env.str("CLOUDFORMATION_ROLE_NAME", default="SpotOptimizerCrossAccountRole")
+CLOUDFORMATION_STACK_NAME = env.str("CLOUDFORMATION_STACK_NAME", default="SpotOptimizer")
+CLOUDFORMATION_TEMPLATE_URL = env.str("CLOUDFORMATION_TEMPLATE_URL", default="")
+# Regions a customer may choose to scan.
+SPOTOPT_REGIONS = env.list(
+    "SPOTOPT_REGIONS",
+    default=[
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "ca-central-1",
+        "sa-east-1",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eu-central-1",
+        "eu-north-1",
+        "ap-south-1",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+    ],
+)
 
 # --- Task queue (django-q2) ---------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -185,6 +241,8 @@ Q_CLUSTER = {
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
+    # API throttle counters shared by every web process.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     Q_CLUSTER["orm"] = "default"
 if env.bool("Q_SYNC", default=False):
@@ -205,17 +263,25 @@ SCHEDULE_MODULES = [
 # --- API ----------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    "EXCEPTION_HANDLER": "spotopt.api.exception_handler",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Scoped throttles for endpoints that call AWS on the user's behalf.
+    "DEFAULT_THROTTLE_RATES": {"onboarding": env.str("ONBOARDING_THROTTLE_RATE", default="30/minute")},
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=10)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=1)),
+    # Each refresh hands out a new refresh token and blacklists the old one: a stolen token works once.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "spotopt API",
@@ -226,6 +292,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name per shared choice set in the schema (regions appear in several serializers).
+    "ENUM_NAME_OVERRIDES": {"AwsRegionEnum": SPOTOPT_REGIONS},
 }
 
 # --- Logging ------------------------------------------------------------------------------------------
@@ -240,5 +308,7 @@ LOGGING = {
         "botocore": {"level": "WARNING"},
         "boto3": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
+        # django-axes logs every sign-in at INFO; failures and lockouts still show at WARNING.
+        "axes": {"level": "WARNING"},
     },
 }

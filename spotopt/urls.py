@@ -1,18 +1,27 @@
 from django.contrib import admin
-from django.urls import path
-from django.views.generic import RedirectView
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts import auth
+from accounts.forms import AdminLoginForm
 
 from . import views
 
 admin.site.site_header = "spotopt administration"
 admin.site.site_title = "spotopt admin"
 admin.site.index_title = "Platform data"
+# Same username handling as the sign-in page (case-insensitive, one django-axes counter per person).
+admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False), name="home"),
+    path("", include("accounts.urls")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
+    # JWT for API clients: obtain (throttled by django-axes), refresh (rotating), blacklist (sign out).
+    path("api/v1/auth/token/", auth.TokenObtainPairView.as_view(), name="token_obtain_pair"),
+    path("api/v1/auth/token/refresh/", auth.TokenRefreshView.as_view(), name="token_refresh"),
+    path("api/v1/auth/token/blacklist/", auth.TokenBlacklistView.as_view(), name="token_blacklist"),
+    path("api/v1/", include("spotopt.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
 ]

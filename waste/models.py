@@ -3,6 +3,7 @@ from django.db import models
 from accounts.models import Account
 from spotopt.db import UUIDModel, choices_check, non_negative
 from spotopt.states import TransitionTable, transition
+from spotopt.tenancy import TenantQuerySet
 
 from .choices import ResourceType, WasteStatus
 
@@ -18,6 +19,10 @@ WASTE_STATUS_TRANSITIONS = TransitionTable(
         WasteStatus.DELETED: set(),
     },
 )
+
+
+class WasteResourceQuerySet(TenantQuerySet):
+    account_path = "account"
 
 
 class WasteResource(UUIDModel):
@@ -36,6 +41,8 @@ class WasteResource(UUIDModel):
     deleted_at = models.DateTimeField(null=True, blank=True)
     resource_metadata = models.JSONField(default=dict, blank=True)
     reason = models.TextField(blank=True)
+
+    objects = WasteResourceQuerySet.as_manager()
 
     class Meta:
         ordering = ["-monthly_cost", "resource_id"]

@@ -137,4 +137,6 @@ def test_sign_in_ignores_the_case_of_the_username(make_user):
     from django.contrib.auth import authenticate
 
     make_user(username="Gwen", password=TEST_PASSWORD)
-    assert authenticate(username="gwen", password=TEST_PASSWORD) is not None
+    from django.test import RequestFactory
+
+    assert authenticate(RequestFactory().post("/login/"), username="gwen", password=TEST_PASSWORD) is not None

@@ -18,10 +18,10 @@ def test_healthz_refuses_post(client, db):
     assert client.post("/healthz").status_code == 405
 
 
-def test_home_redirects_to_admin(client, db):
+def test_home_sends_visitors_to_sign_in(client, db):
     response = client.get("/")
     assert response.status_code == 302
-    assert response["Location"] == "/admin/"
+    assert response["Location"].startswith("/login/")
 
 
 def test_openapi_schema_and_offline_swagger_ui(client, super_admin):

@@ -11,6 +11,7 @@ import boto3
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
+from django.test import RequestFactory
 from moto.server import ThreadedMotoServer
 
 from accounts.choices import AccountStatus, EnvironmentType, Role
@@ -27,6 +28,11 @@ pytestmark = pytest.mark.django_db
 
 PROD_ID, LAB_ID = "111122223333", "444455556666"
 PASSWORD_LINE = re.compile(r"^\s+(demo-\S+)\s+\S+\s+(?:created|password reset), password: (\S+)$", re.M)
+
+
+def _login_request():
+    # The django-axes backend needs the request it throttles.
+    return RequestFactory().post("/login/")
 
 
 def _free_port() -> int:
@@ -147,7 +153,7 @@ def test_seed_demo_builds_a_believable_estate_and_a_rerun_duplicates_nothing(dem
     passwords = dict(PASSWORD_LINE.findall(out))
     assert set(passwords) == {"demo-superadmin", "demo-admin", "demo-client", "demo-user", "demo-lab"}
     for username, password in passwords.items():
-        assert authenticate(username=username, password=password) is not None, username
+        assert authenticate(_login_request(), username=username, password=password) is not None, username
     assert not Account.objects.filter(user__username="demo-user").exists()
 
     # The summary names the login URL and the endpoint.
@@ -179,7 +185,7 @@ def test_seed_demo_builds_a_believable_estate_and_a_rerun_duplicates_nothing(dem
     assert "created nothing (already present)" in out_again
     assert len(autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]) == asgs_before
     for username, password in passwords.items():
-        assert authenticate(username=username, password=password) is not None
+        assert authenticate(_login_request(), username=username, password=password) is not None
 
 
 def test_seed_demo_rebuilds_aws_after_a_moto_restart_and_resets_passwords(demo_aws):
@@ -205,7 +211,7 @@ def test_seed_demo_rebuilds_aws_after_a_moto_restart_and_resets_passwords(demo_a
     passwords = dict(PASSWORD_LINE.findall(out))
     assert len(passwords) == 5 and "password reset" in out
     for username, password in passwords.items():
-        assert authenticate(username=username, password=password) is not None
+        assert authenticate(_login_request(), username=username, password=password) is not None
 
 
 def test_seed_demo_refuses_without_an_aws_endpoint(settings):

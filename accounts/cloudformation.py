@@ -1,0 +1,412 @@
+"""The CloudFormation onboarding template: the cross-account IAM role a customer creates for the platform.
+
+The customer runs the template in their AWS account. It creates one IAM role that only the platform's
+principal may assume, and only with the account's server-generated External ID (the confused-deputy guard),
+plus one inline least-privilege policy with what the product needs: read the fleet, switch instances to Spot
+(also inside Auto Scaling groups), delete approved waste, and wire the EC2 interruption events to an SQS queue.
+
+The builders are pure (the `*_for_account` helpers at the end add settings and the platform identity). The
+template is plain data (long-form intrinsics such as {"Ref": ...}, no YAML tags), so the JSON and the YAML
+renderings parse to the same dict. `manage.py export_cloudformation_template` writes the generic template (no
+ExternalId default) for publishing to S3; that URL in settings.CLOUDFORMATION_TEMPLATE_URL enables the console
+quick-create link.
+"""
+
+import json
+import re
+from urllib.parse import quote, urlencode
+
+import yaml
+from django.conf import settings
+
+from spotopt import aws
+from spotopt.errors import DomainError
+
+TEMPLATE_FORMAT_VERSION = "2010-09-09"
+ROLE_LOGICAL_ID = "Role"
+POLICY_NAME = "SpotOptimizerAccess"
+MAX_SESSION_DURATION_SECONDS = 3600
+MANAGED_BY_TAG = {"Key": "ManagedBy", "Value": "SpotOptimizer"}
+# Names of what the platform itself creates in the customer's account (the interruption-event queue and rule).
+PLATFORM_RESOURCE_PREFIX = "spotopt-"
+
+# IAM's own constraints on sts:AssumeRole's ExternalId (the CloudFormation parameter enforces the same).
+EXTERNAL_ID_PATTERN = r"[\w+=,.@:/-]*"
+EXTERNAL_ID_MIN_LENGTH = 2
+EXTERNAL_ID_MAX_LENGTH = 1224
+# An IAM role or user (or a whole account, by id or :root) that may assume the role.
+PRINCIPAL_ARN_PATTERN = r"(\d{12}|arn:aws[a-z-]*:iam::\d{12}:(root|(role|user)/[\w+=,.@/-]+))"
+ROLE_NAME_PATTERN = r"[\w+=,.@-]+"
+ROLE_NAME_MAX_LENGTH = 64
+
+CONSOLE_URL = "https://console.aws.amazon.com/cloudformation/home"
+
+
+def _ref(name: str) -> dict:
+    return {"Ref": name}
+
+
+def _sub(text: str) -> dict:
+    return {"Fn::Sub": text}
+
+
+def _statement(sid: str, actions: list[str], resource, condition: dict | None = None) -> dict:
+    statement = {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource}
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def _ec2_arn(resource: str, *, with_account: bool = True) -> dict:
+    # Snapshot and image ARNs carry no account id; everything else is pinned to the customer's own account.
+    account = "${AWS::AccountId}" if with_account else ""
+    return _sub(f"arn:${{AWS::Partition}}:ec2:*:{account}:{resource}")
+
+
+def permission_statements() -> list[dict]:
+    """The inline policy's statements, one per purpose, each with the fewest actions and narrowest resources.
+
+    Describe/List/Get actions and RunInstances/RequestSpotInstances do not support (or, for RunInstances,
+    touch too many resource types to usefully support) resource-level scoping, so they use "*"; every write
+    action names its action explicitly (no wildcard actions anywhere).
+    """
+    return [
+        # Discovery of the fleet, of Spot prices and capacity pools, and of waste. DescribeLaunchTemplateVersions
+        # reads what an ASG launches (to build the Spot replacement) and which AMIs are still referenced (an AMI
+        # used by a launch template is not waste). DescribeInstanceStatus waits for a replacement to be healthy.
+        _statement(
+            "ReadEc2Inventory",
+            [
+                "ec2:DescribeInstances",
+                "ec2:DescribeInstanceStatus",
+                "ec2:DescribeInstanceTypes",
+                "ec2:DescribeInstanceTypeOfferings",
+                "ec2:DescribeSpotPriceHistory",
+                "ec2:DescribeSpotInstanceRequests",
+                "ec2:DescribeImages",
+                "ec2:DescribeSnapshots",
+                "ec2:DescribeVolumes",
+                "ec2:DescribeAddresses",
+                "ec2:DescribeRegions",
+                "ec2:DescribeAvailabilityZones",
+                "ec2:DescribeTags",
+                "ec2:DescribeLaunchTemplates",
+                "ec2:DescribeLaunchTemplateVersions",
+                "ec2:DescribeSubnets",
+            ],
+            "*",
+        ),
+        _statement(
+            "ReadAutoScaling",
+            [
+                "autoscaling:DescribeAutoScalingGroups",
+                "autoscaling:DescribeAutoScalingInstances",
+                "autoscaling:DescribeLaunchConfigurations",
+            ],
+            "*",
+        ),
+        # EKS node-group membership: a node's replacement must keep its cluster labels and capacity.
+        _statement(
+            "ReadEks",
+            ["eks:ListClusters", "eks:DescribeCluster", "eks:ListNodegroups", "eks:DescribeNodegroup"],
+            "*",
+        ),
+        _statement("ReadPricing", ["pricing:GetProducts"], "*"),
+        # CPU/network utilisation decides whether an instance or volume is idle.
+        _statement("ReadUtilisationMetrics", ["cloudwatch:GetMetricStatistics", "cloudwatch:GetMetricData"], "*"),
+        # The verify step confirms which account the role lives in.
+        _statement("VerifyConnection", ["sts:GetCallerIdentity"], "*"),
+        # The Spot switch: launch the replacement (on-demand or Spot via RunInstances' market options, or a
+        # classic Spot request). RunInstances touches images, subnets, security groups, network interfaces,
+        # volumes, key pairs and launch templates, so its resource stays "*".
+        _statement(
+            "LaunchReplacementInstances",
+            ["ec2:RunInstances", "ec2:RequestSpotInstances"],
+            "*",
+        ),
+        _statement(
+            "CancelSpotRequests",
+            ["ec2:CancelSpotInstanceRequests"],
+            _ec2_arn("spot-instances-request/*"),
+        ),
+        # Tags are only written while launching (copying the original's tags onto its replacement), never
+        # on existing resources: tags may drive other IAM policies (ABAC) in the customer's account.
+        _statement(
+            "TagOnLaunch",
+            ["ec2:CreateTags"],
+            "*",
+            {"StringEquals": {"ec2:CreateAction": ["RunInstances", "RequestSpotInstances"]}},
+        ),
+        # The first Spot launch in an account creates EC2's Spot service-linked role; nothing else may be created.
+        _statement(
+            "CreateSpotServiceLinkedRole",
+            ["iam:CreateServiceLinkedRole"],
+            _sub(
+                "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/spot.amazonaws.com/"
+                "AWSServiceRoleForEC2Spot"
+            ),
+            {"StringEquals": {"iam:AWSServiceName": "spot.amazonaws.com"}},
+        ),
+        # A replacement keeps the original's instance profile; passing a role is allowed to EC2 only.
+        _statement(
+            "PassInstanceProfileRoleToEc2",
+            ["iam:PassRole"],
+            _sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
+            {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+        ),
+        # Retire the replaced instance and enforce approved rogue-instance actions. Scoped to this account's
+        # instances but deliberately NOT to a tag: rogue instances are by definition ones nobody tagged for us.
+        # Every such action runs only after the platform's own approval workflow.
+        _statement(
+            "StopStartTerminateInstances",
+            ["ec2:StopInstances", "ec2:StartInstances", "ec2:TerminateInstances"],
+            _ec2_arn("instance/*"),
+        ),
+        # Spot switch inside an Auto Scaling group: attach the Spot replacement, detach the original (with
+        # ShouldDecrementDesiredCapacity, so the group keeps its size). Nothing else: no capacity or
+        # configuration changes (SetDesiredCapacity/UpdateAutoScalingGroup) and no standby juggling.
+        _statement(
+            "SwapAutoScalingGroupInstances",
+            ["autoscaling:AttachInstances", "autoscaling:DetachInstances"],
+            _sub("arn:${AWS::Partition}:autoscaling:*:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/*"),
+        ),
+        # Deleting waste after its grace period and an approval. Like rogue instances, waste (idle Elastic IPs,
+        # unattached volumes, old snapshots, unused AMIs) is usually untagged, so no tag condition; the
+        # resources are limited to their type (and, where the ARN has one, to this account).
+        _statement(
+            "DeleteApprovedWaste",
+            ["ec2:ReleaseAddress", "ec2:DeleteVolume", "ec2:DeleteSnapshot", "ec2:DeregisterImage"],
+            [
+                _ec2_arn("elastic-ip/*"),
+                _ec2_arn("volume/*"),
+                _ec2_arn("snapshot/*", with_account=False),
+                _ec2_arn("image/*", with_account=False),
+            ],
+        ),
+        # EC2 Spot interruption warnings and rebalance recommendations: an EventBridge rule delivering to an SQS
+        # queue that the platform polls. Only the platform's own spotopt-* queue and rule.
+        _statement(
+            "InterruptionEventQueue",
+            [
+                "sqs:CreateQueue",
+                "sqs:GetQueueUrl",
+                "sqs:GetQueueAttributes",
+                "sqs:SetQueueAttributes",
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+            ],
+            _sub(f"arn:${{AWS::Partition}}:sqs:*:${{AWS::AccountId}}:{PLATFORM_RESOURCE_PREFIX}*"),
+        ),
+        _statement(
+            "InterruptionEventRule",
+            ["events:PutRule", "events:PutTargets", "events:DescribeRule", "events:RemoveTargets", "events:DeleteRule"],
+            _sub(f"arn:${{AWS::Partition}}:events:*:${{AWS::AccountId}}:rule/{PLATFORM_RESOURCE_PREFIX}*"),
+        ),
+    ]
+
+
+def _validate(*, external_id: str | None, platform_principal_arn: str, role_name: str) -> None:
+    if external_id is not None and not (
+        EXTERNAL_ID_MIN_LENGTH <= len(external_id) <= EXTERNAL_ID_MAX_LENGTH
+        and re.fullmatch(EXTERNAL_ID_PATTERN, external_id, flags=re.ASCII)
+    ):
+        raise DomainError(
+            f"The External ID must be {EXTERNAL_ID_MIN_LENGTH}-{EXTERNAL_ID_MAX_LENGTH} characters of letters, "
+            "digits and +=,.@:/-_ (AWS's rule for sts:ExternalId)."
+        )
+    if not re.fullmatch(PRINCIPAL_ARN_PATTERN, platform_principal_arn or ""):
+        raise DomainError(
+            f"The platform principal '{platform_principal_arn}' is not an IAM role or user ARN "
+            "(arn:aws:iam::<account>:role/<name>). Set PLATFORM_AWS_PRINCIPAL_ARN."
+        )
+    if not (len(role_name or "") <= ROLE_NAME_MAX_LENGTH and re.fullmatch(ROLE_NAME_PATTERN, role_name or "")):
+        raise DomainError(
+            f"The role name '{role_name}' is not a valid IAM role name (1-{ROLE_NAME_MAX_LENGTH} characters of "
+            "letters, digits and +=,.@-_). Check CLOUDFORMATION_ROLE_NAME."
+        )
+
+
+def cloudformation_template(*, external_id: str | None, platform_principal_arn: str, role_name: str) -> dict:
+    """The onboarding template as plain data. With external_id=None it is the generic (publishable) template."""
+    _validate(external_id=external_id, platform_principal_arn=platform_principal_arn, role_name=role_name)
+
+    external_id_parameter = {
+        "Type": "String",
+        "Description": "The External ID shown by Spot Optimizer for this account. Do not change it.",
+        "NoEcho": False,
+        "MinLength": EXTERNAL_ID_MIN_LENGTH,
+        "MaxLength": EXTERNAL_ID_MAX_LENGTH,
+        "AllowedPattern": EXTERNAL_ID_PATTERN,
+        "ConstraintDescription": "Letters, digits and +=,.@:/-_ only (2 to 1224 characters).",
+    }
+    if external_id is not None:
+        external_id_parameter["Default"] = external_id
+
+    assume_role_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "SpotOptimizerPlatformWithExternalId",
+                "Effect": "Allow",
+                "Principal": {"AWS": _ref("PlatformPrincipalArn")},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": _ref("ExternalId")}},
+            }
+        ],
+    }
+
+    return {
+        "AWSTemplateFormatVersion": TEMPLATE_FORMAT_VERSION,
+        "Description": (
+            "Spot Optimizer onboarding: a cross-account IAM role the Spot Optimizer platform assumes with your "
+            "External ID to discover your EC2 fleet, move instances to Spot, delete approved waste and receive "
+            "Spot interruption events. Least privilege; delete this stack to revoke access."
+        ),
+        "Metadata": {
+            "AWS::CloudFormation::Interface": {
+                "ParameterGroups": [
+                    {
+                        "Label": {"default": "Spot Optimizer access"},
+                        "Parameters": ["ExternalId", "PlatformPrincipalArn", "RoleName"],
+                    }
+                ],
+                "ParameterLabels": {
+                    "ExternalId": {"default": "External ID"},
+                    "PlatformPrincipalArn": {"default": "Spot Optimizer platform principal"},
+                    "RoleName": {"default": "Role name"},
+                },
+            }
+        },
+        "Parameters": {
+            "ExternalId": external_id_parameter,
+            "PlatformPrincipalArn": {
+                "Type": "String",
+                "Description": "The Spot Optimizer platform identity allowed to assume the role.",
+                "Default": platform_principal_arn,
+                "AllowedPattern": PRINCIPAL_ARN_PATTERN,
+                "ConstraintDescription": "An IAM role or user ARN (arn:aws:iam::<account>:role/<name>).",
+            },
+            "RoleName": {
+                "Type": "String",
+                "Description": "Name of the IAM role to create.",
+                "Default": role_name,
+                "MinLength": 1,
+                "MaxLength": ROLE_NAME_MAX_LENGTH,
+                "AllowedPattern": ROLE_NAME_PATTERN,
+                "ConstraintDescription": "Letters, digits and +=,.@-_ only (1 to 64 characters).",
+            },
+        },
+        "Resources": {
+            ROLE_LOGICAL_ID: {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "RoleName": _ref("RoleName"),
+                    "Description": "Assumed by the Spot Optimizer platform (with the External ID).",
+                    "AssumeRolePolicyDocument": assume_role_policy,
+                    "MaxSessionDuration": MAX_SESSION_DURATION_SECONDS,
+                    "Policies": [
+                        {
+                            "PolicyName": POLICY_NAME,
+                            "PolicyDocument": {"Version": "2012-10-17", "Statement": permission_statements()},
+                        }
+                    ],
+                    "Tags": [dict(MANAGED_BY_TAG)],
+                },
+            }
+        },
+        "Outputs": {
+            "RoleArn": {
+                "Description": "Paste this role ARN into Spot Optimizer to finish connecting the account.",
+                "Value": {"Fn::GetAtt": [ROLE_LOGICAL_ID, "Arn"]},
+            },
+            "ExternalId": {
+                "Description": "The External ID the role requires.",
+                "Value": _ref("ExternalId"),
+            },
+        },
+    }
+
+
+def cloudformation_template_json(*, external_id: str | None, platform_principal_arn: str, role_name: str) -> str:
+    template = cloudformation_template(
+        external_id=external_id, platform_principal_arn=platform_principal_arn, role_name=role_name
+    )
+    return json.dumps(template, indent=2) + "\n"
+
+
+def cloudformation_template_yaml(*, external_id: str | None, platform_principal_arn: str, role_name: str) -> str:
+    template = cloudformation_template(
+        external_id=external_id, platform_principal_arn=platform_principal_arn, role_name=role_name
+    )
+    return yaml.safe_dump(template, sort_keys=False, default_flow_style=False, width=120)
+
+
+def quick_create_url(
+    *,
+    external_id: str | None,
+    region: str,
+    template_url: str,
+    stack_name: str,
+    role_name: str,
+    platform_principal_arn: str,
+) -> str | None:
+    """The AWS console's quick-create link for the published template; None when no template URL is set."""
+    if not template_url:
+        return None
+    params = {"templateURL": template_url, "stackName": stack_name}
+    if external_id:
+        params["param_ExternalId"] = external_id
+    params["param_PlatformPrincipalArn"] = platform_principal_arn
+    params["param_RoleName"] = role_name
+    region_query = urlencode({"region": region}, quote_via=quote)
+    return f"{CONSOLE_URL}?{region_query}#/stacks/quickcreate?{urlencode(params, quote_via=quote, safe='')}"
+
+
+def role_arn_for(aws_account_id: str, role_name: str) -> str:
+    return f"arn:aws:iam::{aws_account_id}:role/{role_name}"
+
+
+# --- Per-account helpers (read settings and the platform identity) --------------------------------------------
+
+CONTENT_TYPES = {"json": "application/json", "yaml": "application/x-yaml"}
+_RENDERERS = {"json": cloudformation_template_json, "yaml": cloudformation_template_yaml}
+
+
+def platform_principal() -> str:
+    """The principal customer roles trust (raises DomainError when the platform cannot find out who it is)."""
+    return aws.platform_principal_arn()
+
+
+def role_name() -> str:
+    return settings.CLOUDFORMATION_ROLE_NAME
+
+
+def template_for_account(*, account) -> dict:
+    """The template for one account: its External ID as default, the platform principal and role name from settings."""
+    return cloudformation_template(
+        external_id=account.external_id, platform_principal_arn=platform_principal(), role_name=role_name()
+    )
+
+
+def template_text_for_account(*, account, output: str = "json") -> tuple[str, str]:
+    """The rendered template for one account and its content type; output is "json" or "yaml"."""
+    if output not in _RENDERERS:
+        raise DomainError(f"Unknown template format '{output}': choose json or yaml.")
+    text = _RENDERERS[output](
+        external_id=account.external_id, platform_principal_arn=platform_principal(), role_name=role_name()
+    )
+    return text, CONTENT_TYPES[output]
+
+
+def quick_create_url_for_account(*, account) -> str | None:
+    """The console quick-create link for one account (None unless CLOUDFORMATION_TEMPLATE_URL is set)."""
+    if not settings.CLOUDFORMATION_TEMPLATE_URL:
+        return None
+    return quick_create_url(
+        external_id=account.external_id,
+        region=account.region or settings.AWS_DEFAULT_REGION,
+        template_url=settings.CLOUDFORMATION_TEMPLATE_URL,
+        stack_name=settings.CLOUDFORMATION_STACK_NAME,
+        role_name=role_name(),
+        platform_principal_arn=platform_principal(),
+    )

@@ -1,0 +1,57 @@
+"""The role matrix: which role may do what. One table, used by every page, endpoint and service.
+
+Roles: super_admin (everything: the Django admin, users, production models), admin (every tenant's
+operations and approvals), client (owns AWS accounts: connect, rename, remove, see everything under
+them), user (read-only on their own accounts), lab (the Lab pages and LAB-environment accounts).
+"""
+
+from enum import StrEnum
+
+from .choices import Role
+
+
+class Capability(StrEnum):
+    USE_DJANGO_ADMIN = "use_django_admin"
+    MANAGE_USERS = "manage_users"
+    MANAGE_PRODUCTION_MODELS = "manage_production_models"
+    VIEW_ALL_TENANTS = "view_all_tenants"
+    DECIDE_APPROVALS = "decide_approvals"
+    VIEW_ACCOUNTS = "view_accounts"
+    CONNECT_ACCOUNTS = "connect_accounts"
+    MANAGE_ACCOUNTS = "manage_accounts"  # rename, environment, regions, remove, retry
+    USE_LAB = "use_lab"
+    VIEW_LAB_ACCOUNTS = "view_lab_accounts"
+
+
+_ALL = frozenset(Role)
+
+ROLE_MATRIX: dict[Capability, frozenset[str]] = {
+    Capability.USE_DJANGO_ADMIN: frozenset({Role.SUPER_ADMIN}),
+    Capability.MANAGE_USERS: frozenset({Role.SUPER_ADMIN}),
+    Capability.MANAGE_PRODUCTION_MODELS: frozenset({Role.SUPER_ADMIN}),
+    Capability.VIEW_ALL_TENANTS: frozenset({Role.SUPER_ADMIN, Role.ADMIN}),
+    # Clients decide only on their own accounts and only up to MEDIUM risk (approvals.policy).
+    Capability.DECIDE_APPROVALS: frozenset({Role.SUPER_ADMIN, Role.ADMIN, Role.CLIENT}),
+    Capability.VIEW_ACCOUNTS: _ALL,
+    Capability.CONNECT_ACCOUNTS: frozenset({Role.SUPER_ADMIN, Role.ADMIN, Role.CLIENT}),
+    Capability.MANAGE_ACCOUNTS: frozenset({Role.SUPER_ADMIN, Role.ADMIN, Role.CLIENT}),
+    Capability.USE_LAB: frozenset({Role.SUPER_ADMIN, Role.ADMIN, Role.LAB}),
+    Capability.VIEW_LAB_ACCOUNTS: frozenset({Role.SUPER_ADMIN, Role.ADMIN, Role.LAB}),
+}
+
+
+def effective_role(user) -> str | None:
+    """A Django superuser counts as super_admin whatever their role column says."""
+    if not user or not user.is_authenticated or not user.is_active:
+        return None
+    return Role.SUPER_ADMIN if user.is_superuser else user.role
+
+
+def can(user, capability: Capability) -> bool:
+    role = effective_role(user)
+    return role is not None and role in ROLE_MATRIX[capability]
+
+
+def capabilities_of(user) -> frozenset[Capability]:
+    role = effective_role(user)
+    return frozenset(cap for cap, roles in ROLE_MATRIX.items() if role in roles)

@@ -1,0 +1,10 @@
+"""/api/v1/: every app registers its viewsets on one router."""
+
+from rest_framework.routers import DefaultRouter
+
+from accounts import api as accounts_api
+
+router = DefaultRouter()
+accounts_api.register(router)
+
+urlpatterns = router.urls
