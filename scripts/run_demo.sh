@@ -96,7 +96,7 @@ fi
 echo "Starting the django-q2 cluster (log: $LOG_DIR/qcluster.log)"
 start_bg "$LOG_DIR/qcluster.log" "$PY" manage.py qcluster
 
-echo "Web: $SITE_URL/admin/  (Ctrl-C stops moto, the cluster and the web server)"
+echo "Web: $SITE_URL/login/  (Ctrl-C stops moto, the cluster and the web server)"
 # In the background and waited for: bash runs its traps only between commands, and `wait` is
 # interrupted by a signal where a foreground command is not. No reloader: one process to stop.
 $SETSID "$PY" manage.py runserver --noreload "127.0.0.1:${PORT}" &

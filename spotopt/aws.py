@@ -118,6 +118,21 @@ def forget_cached_credentials() -> None:
         _role_cache.clear()
 
 
+def client_with_credentials(
+    service: str, region: str | None, *, access_key_id: str, secret_access_key: str, session_token: str | None = None
+):
+    """A client acting with explicit credentials (verification of keys or of a freshly assumed role)."""
+    return _shared_session().client(
+        service,
+        region_name=region or settings.AWS_DEFAULT_REGION,
+        config=client_config(),
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
+        aws_session_token=session_token,
+        **_endpoint_kwargs(),
+    )
+
+
 def credentials_for(account) -> dict:
     """Client keyword arguments that act in the customer's AWS account."""
     if account.connection_method == "access_keys":
@@ -240,27 +255,18 @@ def identity_for_role(role_arn: str, external_id: str) -> Identity:
         DurationSeconds=900,
     )
     creds = response["Credentials"]
-    sts = _shared_session().client(
+    sts = client_with_credentials(
         "sts",
-        region_name=settings.AWS_DEFAULT_REGION,
-        config=client_config(),
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        **_endpoint_kwargs(),
+        None,
+        access_key_id=creds["AccessKeyId"],
+        secret_access_key=creds["SecretAccessKey"],
+        session_token=creds["SessionToken"],
     )
     return _identity(sts)
 
 
 def identity_for_keys(access_key_id: str, secret_access_key: str) -> Identity:
-    sts = _shared_session().client(
-        "sts",
-        region_name=settings.AWS_DEFAULT_REGION,
-        config=client_config(),
-        aws_access_key_id=access_key_id,
-        aws_secret_access_key=secret_access_key,
-        **_endpoint_kwargs(),
-    )
+    sts = client_with_credentials("sts", None, access_key_id=access_key_id, secret_access_key=secret_access_key)
     return _identity(sts)
 
 

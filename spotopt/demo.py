@@ -20,7 +20,6 @@ ones live in their apps once written; `demo_account_onboard`, `demo_instances_sy
 import hashlib
 import json
 import secrets
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,10 +31,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.choices import AccountStatus, ConnectionMethod, EnvironmentType, Role
+from accounts.choices import AccountStatus, EnvironmentType, Role
 from accounts.models import Account, User
+from accounts.services import PENDING_PREFIX, account_create_pending, account_verify_role
 from fleet.choices import AuthStatus, Lifecycle, OrchestratorType
 from fleet.models import Instance
+from fleet.services import account_discover
 from risk.choices import RiskEventType
 from risk.models import POISON_DURATION, GlobalRiskEvent, SpotPoolRisk, pool_key
 from sla.choices import DowntimeCause
@@ -307,7 +308,7 @@ def demo_estate_seed(*, progress: Progress | None = None) -> DemoSeedResult:
     """Build (or complete) the demo estate in the AWS emulator and the database (users must exist)."""
     endpoint = demo_preflight()
     say = progress or _quiet
-    result = DemoSeedResult(endpoint=endpoint, login_url=f"{settings.SITE_URL.rstrip('/')}/admin/")
+    result = DemoSeedResult(endpoint=endpoint, login_url=f"{settings.SITE_URL.rstrip('/')}/login/")
     owner = User.objects.filter(username=DEMO_CLIENT_USERNAME).first()
     if owner is None:
         raise DemoError(f"The demo client user '{DEMO_CLIENT_USERNAME}' does not exist: create the demo users first.")
@@ -340,7 +341,10 @@ def demo_preflight() -> str:
     host = urlparse(endpoint).hostname or ""
     if host.endswith(("amazonaws.com", "amazonaws.com.cn")):
         raise DemoError(f"AWS_ENDPOINT_URL points at real AWS ({endpoint}); seed_demo only fills an emulator.")
-    _wrap_aws(_platform_principal_arn)
+    try:
+        aws.platform_principal_arn()
+    except DomainError as error:
+        raise DemoError(f"{error.message} Is moto_server running there ({endpoint})?") from None
     return endpoint
 
 
@@ -372,18 +376,45 @@ def demo_users_ensure(*, reset_passwords: bool = False) -> list[DemoUserResult]:
 # --- AWS access ---------------------------------------------------------------------------------------
 
 
-class AccountClients:
-    """boto3 clients of one account, made once per seed run (building a client costs ~0.1 s)."""
+# Stands in for the customer's own administrator, who deploys our CloudFormation stack in their account.
+CUSTOMER_ADMIN_ROLE = "OrganizationAccountAccessRole"
 
-    def __init__(self, account: Account):
+
+class AccountClients:
+    """boto3 clients of one account, made once per seed run (building a client costs ~0.1 s).
+
+    With `as_customer_admin`, the clients act as the customer's administrator (before the account is
+    verified the platform has no role to assume); otherwise through the platform's normal path."""
+
+    def __init__(self, account: Account, *, as_customer_admin: str | None = None):
         self.account = account
+        self.as_customer_admin = as_customer_admin
         self._made = {}
+        self._admin_credentials = None
 
     def __call__(self, service: str, region: str | None = None):
         key = (service, region or self.account.region)
         if key not in self._made:
-            self._made[key] = aws.client_for(self.account, service, key[1])
+            self._made[key] = self._make(service, key[1])
         return self._made[key]
+
+    def _make(self, service: str, region: str):
+        if not self.as_customer_admin:
+            return aws.client_for(self.account, service, region)
+        if self._admin_credentials is None:
+            # moto lets any principal assume a role in any account (no IAM auth checks in the demo).
+            self._admin_credentials = aws.platform_client("sts").assume_role(
+                RoleArn=f"arn:aws:iam::{self.as_customer_admin}:role/{CUSTOMER_ADMIN_ROLE}",
+                RoleSessionName="demo-customer-admin",
+            )["Credentials"]
+        creds = self._admin_credentials
+        return aws.client_with_credentials(
+            service,
+            region,
+            access_key_id=creds["AccessKeyId"],
+            secret_access_key=creds["SecretAccessKey"],
+            session_token=creds["SessionToken"],
+        )
 
 
 def _wrap_aws(fn, **kwargs):
@@ -401,33 +432,36 @@ def _wrap_aws(fn, **kwargs):
 
 
 def demo_account_ensure(*, owner: User, spec: AccountSpec) -> Account:
-    """The account row, created pending with a server-generated External ID the first time."""
-    account, _ = Account.objects.get_or_create(
-        account_id=spec.aws_account_id,
-        defaults={
-            "user": owner,
-            "account_name": spec.name,
-            "environment_type": spec.environment_type,
-            "connection_method": ConnectionMethod.IAM_ROLE,
-            "role_arn": f"arn:aws:iam::{spec.aws_account_id}:role/{ROLE_NAME}",
-            "external_id": f"spot-optimizer-{uuid.uuid4()}",
-            "region": spec.regions[0].region,
-            "regions": spec.region_names,
-            "status": AccountStatus.PENDING,
-        },
+    """The account row: the connected one from an earlier run, else a pending account made by the real
+    onboarding service (server-generated External ID), reusing a placeholder a failed run left behind."""
+    account = Account.objects.filter(account_id=spec.aws_account_id).first()
+    if account is not None:
+        return account
+    placeholder = Account.objects.filter(
+        user=owner, account_name=spec.name, status=AccountStatus.PENDING, account_id__startswith=PENDING_PREFIX
+    ).first()
+    if placeholder is not None:
+        return placeholder
+    return account_create_pending(
+        user=owner,
+        account_name=spec.name,
+        environment_type=spec.environment_type,
+        region=spec.regions[0].region,
+        regions=spec.region_names,
     )
-    return account
 
 
 def demo_account_onboard(*, account: Account, spec: AccountSpec, progress: Progress) -> dict[str, list[str]]:
-    """pending -> connected -> active, the way onboarding will do it: the customer deploys the role
-    (here: we create it in moto), the platform verifies it, discovers the fleet, and activates."""
-    clients = AccountClients(account)
+    """The CloudFormation flow, as a customer goes through it: the stack creates the role (here: we
+    create it in moto), the platform verifies it (pending -> connected), then discovery (-> active)."""
+    role_arn = f"arn:aws:iam::{spec.aws_account_id}:role/{ROLE_NAME}"
+    clients = AccountClients(account, as_customer_admin=spec.aws_account_id)
     _wrap_aws(demo_customer_role_deploy, account=account, clients=clients)
-    _wrap_aws(demo_account_verify, account=account, clients=clients)
     if account.status in (AccountStatus.PENDING, AccountStatus.FAILED):
-        account.move_to(AccountStatus.CONNECTED)
-        account.save(update_fields=["status", "updated_at"])
+        account = account_verify_role(user=account.user, account=account, role_arn=role_arn)
+        progress(f"  verified the role {role_arn}: {account.status}")
+    clients = AccountClients(account)
+    _wrap_aws(demo_account_verify, account=account, clients=clients)
 
     created = {}
     for region_spec in spec.regions:
@@ -442,15 +476,10 @@ def demo_account_onboard(*, account: Account, spec: AccountSpec, progress: Progr
     found = _wrap_aws(demo_waste_sync, account=account, clients=clients)
     progress(f"  found {found} idle resources")
 
-    if account.status == AccountStatus.CONNECTED:
-        account.move_to(AccountStatus.ACTIVE)
-        account.save(update_fields=["status", "updated_at"])
+    discovery = account_discover(account=account)
+    account.refresh_from_db()
+    progress(f"  discovery: {discovery.instances_found} instances in {len(discovery.instances_by_region)} regions")
     return created
-
-
-def _platform_principal_arn() -> str:
-    # moto matches a trust policy's principal exactly, so trust the identity the platform really has.
-    return aws.platform_client("sts").get_caller_identity()["Arn"]
 
 
 def demo_customer_role_deploy(*, account: Account, clients: AccountClients | None = None) -> None:
@@ -461,7 +490,8 @@ def demo_customer_role_deploy(*, account: Account, clients: AccountClients | Non
         "Statement": [
             {
                 "Effect": "Allow",
-                "Principal": {"AWS": _platform_principal_arn()},
+                # moto matches a trust policy's principal exactly: the identity the platform really has.
+                "Principal": {"AWS": aws.platform_principal_arn()},
                 "Action": "sts:AssumeRole",
                 "Condition": {"StringEquals": {"sts:ExternalId": account.external_id}},
             }

@@ -107,6 +107,12 @@ def test_seed_demo_builds_a_believable_estate_and_a_rerun_duplicates_nothing(dem
         assert account.user == client
         assert account.role_arn == f"arn:aws:iam::{account.account_id}:role/SpotOptimizerCrossAccountRole"
         assert re.fullmatch(r"spot-optimizer-[0-9a-f-]{36}", account.external_id)
+        # Connected through the onboarding flow: verified role, then a discovery of every region.
+        discovery = account.account_metadata["discovery"]
+        assert discovery["state"] == "succeeded"
+        assert discovery["regions_done"] == discovery["regions_total"] == len(account.regions)
+        assert "last_error" not in account.account_metadata
+    assert f"verified the role arn:aws:iam::{PROD_ID}:role/SpotOptimizerCrossAccountRole: connected" in out
     assert prod.regions == ["us-east-1", "us-west-2"] and lab.regions == ["us-east-1"]
 
     # Instances: both orchestrators, both lifecycles, two regions; exactly one rogue, in PROD.

@@ -38,7 +38,7 @@ class Command(BaseCommand):
                 f"{a.waste} waste resources (${a.waste_monthly_cost:.2f}/month)"
             )
         self.stdout.write("")
-        self.stdout.write(f"Log in at:    {result.login_url}")
+        self.stdout.write(f"Sign in at:   {result.login_url}  (Django admin for demo-superadmin: /admin/)")
         self.stdout.write(f"AWS endpoint: {result.endpoint}")
         self.stdout.write(self.style.SUCCESS("Demo estate ready."))
 
