@@ -165,9 +165,14 @@ def account_connect_access_keys(
     environment_type: str = EnvironmentType.PROD,
     region: str = "",
     regions=(),
+    owner: User | None = None,
 ) -> tuple[Account, bool]:
-    """Validate the keys with STS, encrypt them, and upsert the account. Returns (account, created)."""
+    """Validate the keys with STS, encrypt them, and upsert the account. Returns (account, created).
+
+    `owner` is whose account it is (default: the user acting); an admin retrying a customer's account
+    acts for its owner."""
     _require(user, Capability.CONNECT_ACCOUNTS)
+    owner = owner or user
     access_key_id = (access_key_id or "").strip()
     secret_access_key = (secret_access_key or "").strip()
     if not ACCESS_KEY_ID_PATTERN.match(access_key_id):
@@ -195,12 +200,13 @@ def account_connect_access_keys(
     placeholder = (
         None
         if existed
-        else Account.objects.filter(user=user, status=AccountStatus.PENDING, account_id__startswith=PENDING_PREFIX)
+        else Account.objects.filter(user=owner, status=AccountStatus.PENDING, account_id__startswith=PENDING_PREFIX)
         .order_by("-created_at")
         .first()
     )
     account = _claim(
         user=user,
+        owner=owner,
         aws_account_id=identity.account_id,
         source=placeholder,
         updates=updates,
@@ -212,15 +218,24 @@ def account_connect_access_keys(
 # --- The one place an AWS account id is claimed ------------------------------------------------------
 
 
-def _claim(*, user, aws_account_id: str, source: Account | None, updates: dict, default_name: str = "") -> Account:
-    """Attach `aws_account_id` to the user's row: their existing row for it, else `source` (a pending
+def _claim(
+    *,
+    user,
+    aws_account_id: str,
+    source: Account | None,
+    updates: dict,
+    default_name: str = "",
+    owner: User | None = None,
+) -> Account:
+    """Attach `aws_account_id` to the owner's row: their existing row for it, else `source` (a pending
     placeholder), else a new row. Refuse (Conflict) when another user owns it. Moves to connected and
-    queues discovery."""
+    queues discovery. The owner is `source`'s owner, else `owner`, else the user acting."""
+    owner = source.user if source else (owner or user)
     keys = updates.pop("_keys", None)
     try:
         with transaction.atomic():
             existing = Account.objects.select_for_update().filter(account_id=aws_account_id).first()
-            if existing and existing.user_id != user.pk:
+            if existing and existing.user_id != owner.pk:
                 raise _owned_elsewhere(aws_account_id)
             if existing:
                 account = existing
@@ -235,7 +250,7 @@ def _claim(*, user, aws_account_id: str, source: Account | None, updates: dict, 
                 account.account_id = aws_account_id
             else:
                 account = Account(
-                    user=user,
+                    user=owner,
                     account_id=aws_account_id,
                     account_name=default_name,
                     status=AccountStatus.PENDING,
@@ -258,8 +273,8 @@ def _claim(*, user, aws_account_id: str, source: Account | None, updates: dict, 
             _queue_discovery(account)
     except IntegrityError:
         # Somebody else claimed the same AWS account at the same moment and committed first.
-        owner = Account.objects.filter(account_id=aws_account_id).values_list("user_id", flat=True).first()
-        if owner is not None and owner != user.pk:
+        owner_pk = Account.objects.filter(account_id=aws_account_id).values_list("user_id", flat=True).first()
+        if owner_pk is not None and owner_pk != owner.pk:
             raise _owned_elsewhere(aws_account_id) from None
         raise Conflict("This AWS account was just connected by another request; reload and try again.") from None
     logger.info("account %s connected (%s) by user %s", aws_account_id, account.connection_method, user.pk)
@@ -299,6 +314,7 @@ def account_retry(*, user: User, account: Account) -> Account:
         raise DomainError(str(exc), code="undecryptable_keys") from None
     account, _ = account_connect_access_keys(
         user=user,
+        owner=account.user,
         access_key_id=access_key_id,
         secret_access_key=secret_access_key,
         environment_type=account.environment_type,

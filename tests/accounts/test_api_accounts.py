@@ -1,0 +1,643 @@
+"""The accounts API (/api/v1/accounts/) and who may call which endpoint of accounts and onboarding.
+
+The role/tenant table at the top covers every endpoint of both viewsets; the onboarding flows themselves
+are in test_api_onboarding.py.
+"""
+
+import os
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from django.conf import settings as django_settings
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from accounts.choices import AccountStatus, ConnectionMethod, EnvironmentType, Role
+from accounts.models import Account
+from approvals.models import ApprovalRequest
+from fleet.models import Instance
+from tests.aws_fixtures import (
+    CUSTOMER_ACCOUNT,
+    create_user_with_keys,
+    moto,  # noqa: F401
+)
+from tests.conftest import TEST_PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+ACCOUNTS = "/api/v1/accounts/"
+ONBOARDING = "/api/v1/onboarding/"
+TOKEN = "/api/v1/auth/token/"
+PLATFORM_ARN = "arn:aws:iam::999988887777:role/spotopt-platform"
+ROLE_ARN = f"arn:aws:iam::{CUSTOMER_ACCOUNT}:role/SpotOptimizerCrossAccountRole"
+KEYS_ACCOUNT = "210987654321"
+
+
+@pytest.fixture(autouse=True)
+def _platform(settings):
+    """A fixed platform principal (the template and error messages never ask STS for it) and fresh
+    throttle counters."""
+    settings.PLATFORM_AWS_PRINCIPAL_ARN = PLATFORM_ARN
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def aws_mock(moto, settings):  # noqa: F811
+    """moto in-process (tests.aws_fixtures.moto: no endpoint URL, testing credentials, forgotten role cache)
+    with the fixed platform principal."""
+    settings.PLATFORM_AWS_PRINCIPAL_ARN = PLATFORM_ARN
+
+
+def rows():
+    """Every account row, for 'nothing changed' checks."""
+    return list(Account.objects.order_by("pk").values())
+
+
+def api_as(user=None, **kwargs) -> APIClient:
+    api = APIClient(**kwargs)
+    if user is not None:
+        api.force_authenticate(user)
+    return api
+
+
+def result_ids(response) -> set[str]:
+    return {row["id"] for row in response.data["results"]}
+
+
+# --- who may do what: every endpoint of accounts and onboarding ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str  # "{pk}" is the target account
+    target_status: str = AccountStatus.ACTIVE
+    data: dict | None = None
+    needs_aws: bool = False
+
+
+ENDPOINTS = {
+    "list": Endpoint("get", ACCOUNTS),
+    "retrieve": Endpoint("get", ACCOUNTS + "{pk}/"),
+    "partial_update": Endpoint("patch", ACCOUNTS + "{pk}/", data={"account_name": "Renamed"}),
+    "destroy": Endpoint("delete", ACCOUNTS + "{pk}/"),
+    "retry": Endpoint("post", ACCOUNTS + "{pk}/retry/", target_status=AccountStatus.FAILED, needs_aws=True),
+    "create": Endpoint("post", ONBOARDING + "create/", data={"account_name": "New"}),
+    "template": Endpoint("get", ONBOARDING + "{pk}/template/?output=json", target_status=AccountStatus.PENDING),
+    "verify": Endpoint(
+        "post",
+        ONBOARDING + "{pk}/verify/",
+        target_status=AccountStatus.PENDING,
+        data={"role_arn": ROLE_ARN},
+        needs_aws=True,
+    ),
+    "connect_credentials": Endpoint("post", ONBOARDING + "connect/credentials/", needs_aws=True),
+    "discovery_get": Endpoint("get", ONBOARDING + "{pk}/discovery/"),
+    "discovery_post": Endpoint("post", ONBOARDING + "{pk}/discovery/"),
+}
+
+# Actor -> (role of the person asking, who owns the target account, the target's environment).
+ACTORS = {
+    "anonymous": (None, "client", EnvironmentType.PROD),
+    "owner": (Role.CLIENT, "self", EnvironmentType.PROD),
+    "outsider": (Role.CLIENT, "client", EnvironmentType.PROD),
+    "readonly_owner": (Role.USER, "self", EnvironmentType.PROD),
+    "lab_on_lab": (Role.LAB, "client", EnvironmentType.LAB),
+    "lab_on_prod": (Role.LAB, "client", EnvironmentType.PROD),
+    "admin": (Role.ADMIN, "client", EnvironmentType.PROD),
+    "super_admin": (Role.SUPER_ADMIN, "client", EnvironmentType.PROD),
+}
+
+# fmt: off
+COLUMNS = ("list", "retrieve", "partial_update", "destroy", "retry", "create", "template", "verify",
+           "connect_credentials", "discovery_get", "discovery_post")
+EXPECTED = {
+    #                 list retr  patch  del  retry create tmpl verify keys  d.get d.post
+    "anonymous":      (401, 401, 401,  401,  401,  401,  401,  401,  401,  401,  401),
+    "owner":          (200, 200, 200,  204,  200,  201,  200,  200,  201,  200,  202),
+    "outsider":       (200, 404, 404,  404,  404,  201,  404,  404,  201,  404,  404),
+    "readonly_owner": (200, 200, 403,  403,  403,  403,  200,  403,  403,  200,  403),
+    "lab_on_lab":     (200, 200, 403,  403,  403,  403,  200,  403,  403,  200,  403),
+    "lab_on_prod":    (200, 404, 403,  403,  403,  403,  404,  403,  403,  404,  403),
+    "admin":          (200, 200, 200,  204,  200,  201,  200,  200,  201,  200,  202),
+    "super_admin":    (200, 200, 200,  204,  200,  201,  200,  200,  201,  200,  202),
+}
+# fmt: on
+SEES_TARGET = {"owner", "readonly_owner", "lab_on_lab", "admin", "super_admin"}
+CASES = [pytest.param(actor, endpoint, id=f"{actor}-{endpoint}") for actor in EXPECTED for endpoint in COLUMNS]
+
+
+def _target(make_account, owner, endpoint: Endpoint, environment: str) -> Account:
+    fields = {"environment_type": environment, "status": endpoint.target_status}
+    if endpoint.target_status == AccountStatus.PENDING:
+        fields |= {
+            "account_id": f"pending-{uuid.uuid4()}",
+            "role_arn": "",
+            "external_id": f"spot-optimizer-{uuid.uuid4()}",
+        }
+    if endpoint.target_status == AccountStatus.FAILED:
+        fields |= {"account_id": CUSTOMER_ACCOUNT, "role_arn": ROLE_ARN}
+    return make_account(owner, **fields)
+
+
+@pytest.mark.parametrize("actor,endpoint_name", CASES)
+def test_who_may_do_what_on_every_endpoint(request, make_user, make_account, actor, endpoint_name):
+    endpoint = ENDPOINTS[endpoint_name]
+    expected = EXPECTED[actor][COLUMNS.index(endpoint_name)]
+    role, owned_by, environment = ACTORS[actor]
+    person = make_user(role) if role else None
+    owner = person if owned_by == "self" else make_user(Role.CLIENT)
+    target = _target(make_account, owner, endpoint, environment)
+    # Somebody else's account of the same environment: nobody but admins and (for LAB) lab users see it.
+    bystander = make_account(make_user(Role.CLIENT), environment_type=environment)
+    data = endpoint.data
+    if endpoint.needs_aws and expected < 400:
+        request.getfixturevalue("aws_mock")
+        if endpoint_name == "connect_credentials":
+            _, key_id, secret = create_user_with_keys(KEYS_ACCOUNT, "reader")
+            data = {"access_key_id": key_id, "secret_access_key": secret, "account_name": "Keys"}
+    elif endpoint_name == "connect_credentials":
+        # Never reaches AWS (refused first); well-formed so that only the permission decides.
+        data = {"access_key_id": "AKIAIOSFODNN7EXAMPLE", "secret_access_key": "x" * 40}
+    before = rows()
+
+    api = api_as(person)
+    response = getattr(api, endpoint.method)(endpoint.path.format(pk=target.pk), data, format="json")
+
+    assert response.status_code == expected, response.content
+    if expected == 401:
+        assert response["WWW-Authenticate"].startswith("Bearer")
+    if expected in (401, 403, 404):
+        assert rows() == before, "a refused request changed nothing"
+        assert str(target.pk) not in response.content.decode()
+        assert target.account_name not in response.content.decode()
+    if expected == 403:
+        assert response.json()["detail"]
+    if endpoint_name == "list" and expected == 200:
+        ids = result_ids(response)
+        assert (str(target.pk) in ids) == (actor in SEES_TARGET)
+        assert (str(bystander.pk) in ids) == (actor in {"admin", "super_admin", "lab_on_lab"})
+    if endpoint_name == "retrieve" and expected == 200:
+        assert response.data["id"] == str(target.pk)
+        assert response.data["owner"] == owner.username
+    if endpoint_name == "partial_update" and expected == 200:
+        target.refresh_from_db()
+        assert target.account_name == "Renamed"
+        assert target.user == owner  # an admin manages it; it stays the customer's
+    if endpoint_name == "destroy" and expected == 204:
+        assert not Account.objects.filter(pk=target.pk).exists()
+        assert Account.objects.filter(pk=bystander.pk).exists()
+    if endpoint_name in ("retry", "verify") and expected == 200:
+        target.refresh_from_db()
+        assert (target.status, target.account_id, target.user) == (AccountStatus.CONNECTED, CUSTOMER_ACCOUNT, owner)
+        assert response.data["status"] == AccountStatus.CONNECTED
+    if endpoint_name in ("create", "connect_credentials") and expected == 201:
+        created = Account.objects.get(
+            pk=response.data["id"] if "id" in response.data else response.data["account"]["id"]
+        )
+        assert created.user == person  # what you connect is yours
+    if endpoint_name == "discovery_post" and expected == 202:
+        assert response.data["id"] == str(target.pk)
+
+
+# --- list: scoping, filters, pagination, queries ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "role,sees",
+    [
+        (Role.CLIENT, {"a_prod", "a_lab"}),
+        (Role.USER, {"u_prod"}),
+        (Role.LAB, {"a_lab", "b_lab"}),
+        (Role.ADMIN, {"a_prod", "a_lab", "b_prod", "b_lab", "u_prod"}),
+        (Role.SUPER_ADMIN, {"a_prod", "a_lab", "b_prod", "b_lab", "u_prod"}),
+    ],
+)
+def test_the_list_is_scoped_to_what_the_role_may_see(make_user, make_account, role, sees):
+    person = make_user(role)
+    a = person if role == Role.CLIENT else make_user(Role.CLIENT)
+    b = make_user(Role.CLIENT)
+    u = person if role == Role.USER else make_user(Role.USER)
+    accounts = {
+        "a_prod": make_account(a),
+        "a_lab": make_account(a, environment_type=EnvironmentType.LAB),
+        "b_prod": make_account(b),
+        "b_lab": make_account(b, environment_type=EnvironmentType.LAB),
+        "u_prod": make_account(u),
+    }
+
+    response = api_as(person).get(ACCOUNTS)
+
+    assert response.status_code == 200
+    assert response.data["count"] == len(sees)
+    assert result_ids(response) == {str(accounts[name].pk) for name in sees}
+
+
+def test_the_list_shows_what_an_integrator_needs_and_nothing_secret(client_user, make_account):
+    account = make_account(client_user, account_name="Production", region="eu-west-1", regions=["eu-west-1"])
+
+    (row,) = api_as(client_user).get(ACCOUNTS).data["results"]
+
+    assert row["id"] == str(account.pk)
+    assert row["aws_account_id"] == account.account_id
+    assert (row["account_name"], row["environment_type"], row["connection_method"]) == (
+        "Production",
+        EnvironmentType.PROD,
+        ConnectionMethod.IAM_ROLE,
+    )
+    assert (row["region"], row["regions"], row["status"], row["owner"]) == (
+        "eu-west-1",
+        ["eu-west-1"],
+        AccountStatus.ACTIVE,
+        client_user.username,
+    )
+    assert row["has_access_keys"] is False
+    assert row["discovery"]["state"] == "not_started"
+    assert row["last_error"] is None
+    assert not {"access_key_id_encrypted", "secret_access_key_encrypted", "account_metadata"} & set(row)
+
+
+def test_a_pending_account_has_no_aws_account_id_yet(client_user, make_account):
+    make_account(client_user, account_id=f"pending-{uuid.uuid4()}", status=AccountStatus.PENDING)
+    (row,) = api_as(client_user).get(ACCOUNTS).data["results"]
+    assert row["aws_account_id"] is None
+
+
+@pytest.fixture
+def catalogue(make_account, client_user):
+    """Accounts of one customer that differ in status, environment, connection method, name and id."""
+    return {
+        "prod": make_account(client_user, account_name="Billing prod", account_id="111111111111"),
+        "lab": make_account(
+            client_user,
+            account_name="Research",
+            account_id="222222222222",
+            environment_type=EnvironmentType.LAB,
+            status=AccountStatus.FAILED,
+        ),
+        "keys": make_account(
+            client_user,
+            account_name="Legacy",
+            account_id="333333333333",
+            connection_method=ConnectionMethod.ACCESS_KEYS,
+            role_arn="",
+            external_id=None,
+            status=AccountStatus.CONNECTED,
+        ),
+        "pending": make_account(
+            client_user,
+            account_name="New one",
+            account_id=f"pending-{uuid.uuid4()}",
+            status=AccountStatus.PENDING,
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "query,expected",
+    [
+        ("status=active", {"prod"}),
+        ("status=failed&status=pending", {"lab", "pending"}),
+        ("environment_type=LAB", {"lab"}),
+        ("environment_type=PROD", {"prod", "keys", "pending"}),
+        ("connection_method=access_keys", {"keys"}),
+        ("connection_method=iam_role", {"prod", "lab", "pending"}),
+        ("q=billing", {"prod"}),
+        ("q=  RESEARCH ", {"lab"}),
+        ("q=3333", {"keys"}),
+        ("q=", {"prod", "lab", "keys", "pending"}),
+        ("q=nothing-matches", set()),
+        ("status=connected&connection_method=access_keys&q=legacy", {"keys"}),
+    ],
+)
+def test_filters(client_user, catalogue, query, expected):
+    response = api_as(client_user).get(f"{ACCOUNTS}?{query}")
+    assert response.status_code == 200
+    assert result_ids(response) == {str(catalogue[name].pk) for name in expected}
+
+
+def test_filters_never_reach_past_the_tenant(client_user, other_client, make_account):
+    make_account(other_client, account_name="Billing of someone else", account_id="444444444444")
+    assert api_as(client_user).get(f"{ACCOUNTS}?q=billing").data["count"] == 0
+    assert api_as(client_user).get(f"{ACCOUNTS}?q=444444444444").data["count"] == 0
+
+
+@pytest.mark.parametrize("query", ["status=sleeping", "environment_type=STAGING", "connection_method=magic"])
+def test_an_unknown_filter_value_is_a_400_naming_the_field(client_user, catalogue, query):
+    response = api_as(client_user).get(f"{ACCOUNTS}?{query}")
+    assert response.status_code == 400
+    assert query.split("=")[0] in response.data
+
+
+def test_the_list_is_paginated(client_user):
+    page_size = django_settings.REST_FRAMEWORK["PAGE_SIZE"]
+    Account.objects.bulk_create(
+        Account(
+            user=client_user,
+            account_id=f"{500000000000 + n}",
+            account_name=f"Account {n:03}",
+            connection_method=ConnectionMethod.IAM_ROLE,
+            status=AccountStatus.ACTIVE,
+        )
+        for n in range(page_size + 1)
+    )
+    api = api_as(client_user)
+
+    first = api.get(ACCOUNTS)
+
+    assert first.data["count"] == page_size + 1
+    assert len(first.data["results"]) == page_size
+    assert first.data["previous"] is None
+    assert first.data["next"].endswith(f"{ACCOUNTS}?page=2")
+    second = api.get(first.data["next"])
+    assert [row["account_name"] for row in second.data["results"]] == [f"Account {page_size:03}"]
+    assert second.data["next"] is None
+    assert api.get(f"{ACCOUNTS}?page=3").status_code == 404
+
+
+def _list_queries(api) -> tuple[int, int]:
+    with CaptureQueriesContext(connection) as queries:
+        response = api.get(ACCOUNTS)
+    assert response.status_code == 200
+    return len(queries), response.data["count"]
+
+
+def test_the_list_makes_the_same_number_of_queries_whatever_the_number_of_accounts(make_user, make_account, admin_user):
+    api = api_as(admin_user)
+    for _ in range(2):
+        make_account(make_user(Role.CLIENT))
+    few, count = _list_queries(api)
+    assert count == 2
+    for _ in range(13):
+        make_account(make_user(Role.CLIENT), environment_type=EnvironmentType.LAB)
+    many, count = _list_queries(api)
+    assert count == 15
+    assert many == few
+
+
+# --- partial_update -----------------------------------------------------------------------------------------
+
+
+def test_partial_update_renames_changes_the_environment_and_chooses_regions(client_user, make_account):
+    account = make_account(client_user, region="us-east-1")
+    api = api_as(client_user)
+    url = f"{ACCOUNTS}{account.pk}/"
+
+    response = api.patch(url, {"account_name": "  Production EU  "}, format="json")
+    assert response.status_code == 200
+    assert response.data["account_name"] == "Production EU"
+
+    response = api.patch(url, {"environment_type": "LAB"}, format="json")
+    assert response.status_code == 200
+    assert response.data["environment_type"] == EnvironmentType.LAB
+
+    response = api.patch(url, {"regions": ["eu-west-1", "us-east-1", "eu-west-1"]}, format="json")
+    assert response.status_code == 200
+    assert response.data["regions"] == ["eu-west-1", "us-east-1"]
+
+    # No regions at all: the home region is scanned.
+    response = api.patch(url, {"regions": []}, format="json")
+    assert response.data["regions"] == ["us-east-1"]
+
+    account.refresh_from_db()
+    assert (account.account_name, account.environment_type, account.regions) == (
+        "Production EU",
+        EnvironmentType.LAB,
+        ["us-east-1"],
+    )
+    assert api.get(url).data["account_name"] == "Production EU"
+
+
+@pytest.mark.parametrize(
+    "payload,field",
+    [
+        ({"regions": ["us-east-1", "mars-north-1"]}, "regions"),
+        ({"regions": "us-east-1"}, "regions"),
+        ({"environment_type": "STAGING"}, "environment_type"),
+        ({"account_name": "x" * 256}, "account_name"),
+        ({"account_name": ""}, "account_name"),
+        ({"account_name": "   "}, "account_name"),
+    ],
+)
+def test_partial_update_refuses_bad_input_with_a_field_error_and_changes_nothing(
+    client_user, make_account, payload, field
+):
+    account = make_account(client_user)
+    before = rows()
+
+    response = api_as(client_user).patch(f"{ACCOUNTS}{account.pk}/", payload, format="json")
+
+    assert response.status_code == 400
+    assert field in response.data
+    assert rows() == before
+
+
+def test_an_unknown_region_names_the_region(client_user, make_account):
+    account = make_account(client_user)
+    response = api_as(client_user).patch(f"{ACCOUNTS}{account.pk}/", {"regions": ["mars-north-1"]}, format="json")
+    assert response.status_code == 400
+    assert "mars-north-1" in str(response.data["regions"])
+
+
+def test_put_is_not_offered(client_user, make_account):
+    account = make_account(client_user)
+    response = api_as(client_user).put(f"{ACCOUNTS}{account.pk}/", {"account_name": "X"}, format="json")
+    assert response.status_code == 405
+
+
+# --- destroy ----------------------------------------------------------------------------------------------
+
+
+def test_destroy_removes_the_account_and_its_instances_and_keeps_the_approvals(
+    client_user, make_account, make_instance, make_approval
+):
+    account = make_account(client_user)
+    kept = make_account(client_user)
+    instances = [make_instance(account) for _ in range(3)]
+    other_instance = make_instance(kept)
+    approval = make_approval(account=account, instance=instances[0], requester=client_user)
+
+    response = api_as(client_user).delete(f"{ACCOUNTS}{account.pk}/")
+
+    assert response.status_code == 204
+    assert not Account.objects.filter(pk=account.pk).exists()
+    assert not Instance.objects.filter(pk__in=[i.pk for i in instances]).exists()
+    assert Instance.objects.filter(pk=other_instance.pk).exists()
+    approval = ApprovalRequest.objects.get(pk=approval.pk)  # the audit trail stays
+    assert approval.account is None and approval.instance is None
+    assert api_as(client_user).get(f"{ACCOUNTS}{account.pk}/").status_code == 404
+    assert api_as(client_user).delete(f"{ACCOUNTS}{account.pk}/").status_code == 404
+
+
+# --- retry ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("aws_mock")
+def test_retry_of_a_failed_role_account_verifies_it_again(client_user, make_account):
+    account = make_account(
+        client_user,
+        account_id=CUSTOMER_ACCOUNT,
+        role_arn=ROLE_ARN,
+        status=AccountStatus.FAILED,
+        account_metadata={"last_error": {"message": "us-east-1: denied", "code": "discovery_failed"}},
+    )
+    api = api_as(client_user)
+    assert api.get(f"{ACCOUNTS}{account.pk}/").data["last_error"]["code"] == "discovery_failed"
+
+    response = api.post(f"{ACCOUNTS}{account.pk}/retry/")
+
+    assert response.status_code == 200
+    assert response.data["status"] == AccountStatus.CONNECTED
+    assert response.data["last_error"] is None
+    account.refresh_from_db()
+    assert account.status == AccountStatus.CONNECTED
+    assert Account.objects.count() == 1
+
+
+@pytest.mark.parametrize("status", [AccountStatus.ACTIVE, AccountStatus.CONNECTED])
+def test_retry_of_a_healthy_account_is_refused_with_a_clear_message(client_user, make_account, status):
+    account = make_account(client_user, status=status)
+    before = rows()
+
+    response = api_as(client_user).post(f"{ACCOUNTS}{account.pk}/retry/")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": f"Only a failed or pending account can be retried; this one is {status}.",
+        "code": "invalid",
+    }
+    assert rows() == before
+
+
+def test_retry_of_a_pending_role_account_without_an_arn_asks_for_it(client_user, make_account):
+    account = make_account(client_user, account_id=f"pending-{uuid.uuid4()}", role_arn="", status=AccountStatus.PENDING)
+    response = api_as(client_user).post(f"{ACCOUNTS}{account.pk}/retry/")
+    assert response.status_code == 400
+    assert response.data["code"] == "no_role"
+    assert "Role ARN" in response.data["detail"]
+
+
+# --- authentication: JWT and session ------------------------------------------------------------------------
+
+
+def test_jwt_bearer_tokens_work_on_the_accounts_and_onboarding_endpoints(client_user, make_account):
+    account = make_account(client_user)
+    token = APIClient().post(TOKEN, {"username": client_user.username, "password": TEST_PASSWORD}, format="json")
+    assert token.status_code == 200
+    # JWT requests need no CSRF token, even from a client that enforces CSRF checks.
+    api = APIClient(enforce_csrf_checks=True)
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token.data['access']}")
+
+    assert result_ids(api.get(ACCOUNTS)) == {str(account.pk)}
+    assert api.patch(f"{ACCOUNTS}{account.pk}/", {"account_name": "Via JWT"}, format="json").status_code == 200
+    assert api.get(f"{ONBOARDING}{account.pk}/discovery/").status_code == 200
+    created = api.post(f"{ONBOARDING}create/", {"account_name": "Via JWT too"}, format="json")
+    assert created.status_code == 201
+    assert Account.objects.get(pk=created.data["account"]["id"]).user == client_user
+
+    bad = APIClient()
+    bad.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
+    response = bad.get(ACCOUNTS)
+    assert response.status_code == 401
+    assert response.data["code"] == "token_not_valid"
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_session_auth_works_and_enforces_csrf_on_writes(client_user, make_account):
+    account = make_account(client_user)
+    api = APIClient(enforce_csrf_checks=True)
+    api.force_login(client_user)
+
+    assert result_ids(api.get(ACCOUNTS)) == {str(account.pk)}
+    before = rows()
+    for response in (
+        api.post(f"{ONBOARDING}create/", {"account_name": "No token"}, format="json"),
+        api.patch(f"{ACCOUNTS}{account.pk}/", {"account_name": "No token"}, format="json"),
+        api.delete(f"{ACCOUNTS}{account.pk}/"),
+        api.post(f"{ACCOUNTS}{account.pk}/retry/"),
+    ):
+        assert response.status_code == 403
+        assert "CSRF" in response.data["detail"]
+    assert rows() == before
+
+    # The browsable API page hands out the CSRF cookie; with its token the same write works.
+    page = api.get(ACCOUNTS, HTTP_ACCEPT="text/html")
+    assert page.status_code == 200
+    assert page["Content-Type"].startswith("text/html")
+    csrf_token = api.cookies["csrftoken"].value
+    response = api.patch(
+        f"{ACCOUNTS}{account.pk}/", {"account_name": "With token"}, format="json", HTTP_X_CSRFTOKEN=csrf_token
+    )
+    assert response.status_code == 200
+    assert response.data["account_name"] == "With token"
+
+
+def test_the_browsable_api_lists_accounts_for_a_signed_in_user(client, client_user, make_account):
+    account = make_account(client_user, account_name="Browsable one")
+    client.force_login(client_user)
+    page = client.get(ACCOUNTS, HTTP_ACCEPT="text/html")
+    assert page.status_code == 200
+    assert "Browsable one" in page.content.decode()
+    detail = client.get(f"{ACCOUNTS}{account.pk}/", HTTP_ACCEPT="text/html")
+    assert detail.status_code == 200
+    assert str(account.pk) in detail.content.decode()
+
+
+# --- OpenAPI --------------------------------------------------------------------------------------------------
+
+PROMISED_PATHS = [
+    "/api/v1/accounts/",
+    "/api/v1/accounts/{id}/",
+    "/api/v1/accounts/{id}/retry/",
+    "/api/v1/onboarding/create/",
+    "/api/v1/onboarding/{id}/template/",
+    "/api/v1/onboarding/{id}/verify/",
+    "/api/v1/onboarding/connect/credentials/",
+    "/api/v1/onboarding/{id}/discovery/",
+    "/api/v1/auth/token/",
+    "/api/v1/auth/token/refresh/",
+]
+
+
+def test_the_openapi_schema_has_every_promised_path(client_user):
+    assert APIClient().get("/api/schema/").status_code == 401
+
+    response = api_as(client_user).get("/api/schema/")
+
+    assert response.status_code == 200
+    schema = yaml.safe_load(response.content)
+    assert set(PROMISED_PATHS) <= set(schema["paths"])
+    accounts_item = schema["paths"]["/api/v1/accounts/{id}/"]
+    assert set(accounts_item) >= {"get", "patch", "delete"}
+    assert "put" not in accounts_item
+    assert set(schema["paths"]["/api/v1/onboarding/{id}/discovery/"]) >= {"get", "post"}
+    # Secrets are write-only: requests take them, no response schema has them.
+    keys = schema["components"]["schemas"]["AccessKeys"]["properties"]
+    assert keys["secret_access_key"]["writeOnly"] is True
+    assert "secret_access_key" not in schema["components"]["schemas"]["Account"]["properties"]
+
+
+def test_generating_the_schema_emits_no_warnings_or_errors(tmp_path):
+    target = tmp_path / "schema.yaml"
+    base_dir = Path(django_settings.BASE_DIR)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "spectacular", "--validate", "--fail-on-warn", "--file", str(target)],
+        cwd=base_dir,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "spotopt.settings_test"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Warning" not in result.stderr and "Error" not in result.stderr.replace("Errors:   0", "")
+    assert set(PROMISED_PATHS) <= set(yaml.safe_load(target.read_text())["paths"])
