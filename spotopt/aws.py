@@ -28,6 +28,7 @@ from botocore.exceptions import (
 )
 from django.conf import settings
 
+from .crypto import DecryptionError
 from .errors import DomainError, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
@@ -136,7 +137,11 @@ def client_with_credentials(
 def credentials_for(account) -> dict:
     """Client keyword arguments that act in the customer's AWS account."""
     if account.connection_method == "access_keys":
-        access_key_id, secret_access_key = account.get_access_keys()
+        try:
+            access_key_id, secret_access_key = account.get_access_keys()
+        except DecryptionError as exc:
+            # Names the account and what to do; a task or page shows it instead of a stack trace.
+            raise AwsError(str(exc), code="undecryptable_keys") from None
         return {"aws_access_key_id": access_key_id, "aws_secret_access_key": secret_access_key}
     creds = assume_role(account.role_arn, account.external_id or "", session_name=f"spotopt-{account.pk}")
     return {

@@ -189,3 +189,22 @@ def test_the_task_skips_an_unknown_or_inactive_account(connected):
     connected.refresh_from_db()
     assert "discovery" not in connected.account_metadata
     assert connected.status == AccountStatus.CONNECTED
+
+
+def test_discovery_of_an_account_whose_keys_cannot_be_decrypted_fails_with_a_clear_error(
+    moto, client_user, make_account
+):
+    account = make_account(
+        client_user,
+        connection_method="access_keys",
+        status="connected",
+        access_key_id_encrypted="v1:gone:AAAA",
+        secret_access_key_encrypted="v1:gone:AAAA",
+        regions=["us-east-1"],
+    )
+    account_discover(account=account)
+    account.refresh_from_db()
+    assert account.status == "failed"
+    error = account.account_metadata["last_error"]
+    assert error["code"] == "discovery_failed"
+    assert account.account_name in error["message"] and "cannot be decrypted" in error["message"]
