@@ -150,6 +150,11 @@ class Account(TimestampedModel):
         return f"{self.account_name} ({self.account_id})"
 
     @property
+    def aws_account_id(self) -> str | None:
+        """The AWS account id, or None while the row is a pending placeholder ("pending-…")."""
+        return None if self.account_id.startswith("pending-") else self.account_id
+
+    @property
     def regions_to_scan(self) -> list[str]:
         return list(self.regions) or [self.region]
 

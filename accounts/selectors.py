@@ -7,6 +7,19 @@ def accounts_for(user):
     return Account.objects.for_user(user).select_related("user").order_by("account_name", "created_at")
 
 
+def account_removal_impact(account: Account) -> dict:
+    """How many rows removing the account deletes (cascade) and keeps (the audit trail)."""
+    from mlgov.models import ExperimentLog
+
+    return {
+        "instances": account.instances.count(),
+        "experiment_logs": ExperimentLog.objects.filter(instance__account=account).count(),
+        "waste": account.waste_resources.count(),
+        "approvals": account.approval_requests.count(),
+        "downtime": account.downtime_logs.count(),
+    }
+
+
 def account_progress(account: Account) -> dict:
     """What the onboarding page polls: status, discovery progress and the last error, nothing secret."""
     metadata = account.account_metadata or {}

@@ -1,6 +1,4 @@
 from django.conf import settings
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension
-from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import serializers
 
 from .choices import EnvironmentType
@@ -8,39 +6,16 @@ from .models import Account
 from .selectors import account_progress
 
 
-class RegionField(serializers.ChoiceField):
-    """A region spotopt can scan (settings.SPOTOPT_REGIONS)."""
-
-    def __init__(self, **kwargs):
-        super().__init__(choices=settings.SPOTOPT_REGIONS, **kwargs)
-
-
-class RegionFieldSchema(OpenApiSerializerFieldExtension):
-    """One `Region` enum in the OpenAPI schema for `region` and `regions` alike (drf-spectacular would
-    otherwise name the same choice set twice, RegionEnum and RegionsEnum, and warn)."""
-
-    target_class = RegionField
-
-    def map_serializer_field(self, auto_schema, direction):
-        component = ResolvedComponent(
-            name="Region",
-            type=ResolvedComponent.SCHEMA,
-            object="Region",
-            schema={"type": "string", "enum": list(settings.SPOTOPT_REGIONS)},
-        )
-        auto_schema.registry.register_on_missing(component)
-        return component.ref
-
-
 def _region_field(**kwargs):
-    return RegionField(**kwargs)
+    return serializers.ChoiceField(choices=settings.SPOTOPT_REGIONS, **kwargs)
 
 
 class AccountSerializer(serializers.ModelSerializer):
     """An account as customers see it. The encrypted keys are never part of it."""
 
     owner = serializers.CharField(source="user.username", read_only=True)
-    aws_account_id = serializers.SerializerMethodField()
+    # None while pending: "pending-…" is our placeholder, not an AWS account id.
+    aws_account_id = serializers.CharField(read_only=True, allow_null=True)
     has_access_keys = serializers.BooleanField(read_only=True)
     last_error = serializers.SerializerMethodField()
     discovery = serializers.SerializerMethodField()
@@ -67,10 +42,6 @@ class AccountSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
-
-    def get_aws_account_id(self, account) -> str | None:
-        # "pending-…" is our placeholder, not an AWS account id.
-        return None if account.account_id.startswith("pending-") else account.account_id
 
     def get_last_error(self, account) -> dict | None:
         return account_progress(account)["last_error"]

@@ -115,8 +115,10 @@ def assume_role(role_arn: str, external_id: str, *, session_name: str = ROLE_SES
 
 
 def forget_cached_credentials() -> None:
+    """Drop cached role credentials and the platform identity (tests, or after rotating credentials)."""
     with _role_cache_lock:
         _role_cache.clear()
+    _principal_cache.clear()
 
 
 def client_with_credentials(
@@ -287,12 +289,19 @@ def principal_arn_from_identity(arn: str) -> str:
     return arn
 
 
+# The platform's identity does not change while the process runs: ask STS once per endpoint.
+_principal_cache: dict[str | None, str] = {}
+
+
 def platform_principal_arn() -> str:
     """The IAM principal customer roles must trust: the setting, or the platform's own identity."""
     if settings.PLATFORM_AWS_PRINCIPAL_ARN:
         return settings.PLATFORM_AWS_PRINCIPAL_ARN
-    with aws_errors("find the platform's own AWS identity"):
-        return principal_arn_from_identity(_identity(platform_client("sts")).arn)
+    endpoint = settings.AWS_ENDPOINT_URL
+    if endpoint not in _principal_cache:
+        with aws_errors("find the platform's own AWS identity"):
+            _principal_cache[endpoint] = principal_arn_from_identity(_identity(platform_client("sts")).arn)
+    return _principal_cache[endpoint]
 
 
 def platform_principal_arn_or_unknown() -> str:

@@ -191,9 +191,8 @@ def test_the_task_skips_an_unknown_or_inactive_account(connected):
     assert connected.status == AccountStatus.CONNECTED
 
 
-def test_discovery_of_an_account_whose_keys_cannot_be_decrypted_fails_with_a_clear_error(
-    moto, client_user, make_account
-):
+@pytest.mark.usefixtures("moto")
+def test_discovery_of_an_account_whose_keys_cannot_be_decrypted_fails_with_a_clear_error(client_user, make_account):
     account = make_account(
         client_user,
         connection_method="access_keys",

@@ -87,3 +87,19 @@ def test_clear_expired_sessions_task_runs():
 
     clear_expired_sessions()
     assert not Session.objects.filter(session_key="x" * 32).exists()
+
+
+def test_a_refused_action_gets_the_product_403_page(client, readonly_user):
+    client.force_login(readonly_user)
+    response = client.get("/accounts/connect/")
+    assert response.status_code == 403
+    assert b"Your role does not allow this action" in response.content
+    assert b"Back to spotopt" in response.content
+
+
+def test_an_unknown_page_gets_the_product_404_page(client, client_user, settings):
+    settings.DEBUG = False
+    client.force_login(client_user)
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert b"There is nothing here, or nothing you can see" in response.content
