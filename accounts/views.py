@@ -537,5 +537,3 @@ class AccountDeleteView(_AccountObjectMixin, View):
         what = f"“{name}” (AWS account {aws_account_id})" if aws_account_id else f"“{name}”"
         messages.success(request, f"Removed {what} from spotopt.")
         return redirect("account_list")
-
-
