@@ -19,3 +19,11 @@ class ApprovalStatus(models.TextChoices):
     APPROVED = "APPROVED", "Approved"
     REJECTED = "REJECTED", "Rejected"
     EXPIRED = "EXPIRED", "Expired"
+
+
+class ExecutionStatus(models.TextChoices):
+    NOT_STARTED = "not_started", "Not started"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"

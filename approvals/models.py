@@ -5,7 +5,7 @@ from spotopt.db import AuditRefsModel, choices_check
 from spotopt.states import TransitionTable, transition
 from spotopt.tenancy import TenantQuerySet
 
-from .choices import ActionType, ApprovalStatus, RiskLevel
+from .choices import ActionType, ApprovalStatus, ExecutionStatus, RiskLevel
 
 # A decided request never changes again.
 APPROVAL_STATUS_TRANSITIONS = TransitionTable(
@@ -16,6 +16,21 @@ APPROVAL_STATUS_TRANSITIONS = TransitionTable(
         ApprovalStatus.APPROVED: set(),
         ApprovalStatus.REJECTED: set(),
         ApprovalStatus.EXPIRED: set(),
+    },
+)
+
+
+# Execution of an approved request: queued after commit, claimed once by a worker (queued -> running),
+# finished once. Only a failed execution can be queued again (an admin's retry); a success is final.
+EXECUTION_STATUS_TRANSITIONS = TransitionTable(
+    "Approval execution status",
+    ExecutionStatus,
+    {
+        ExecutionStatus.NOT_STARTED: {ExecutionStatus.QUEUED},
+        ExecutionStatus.QUEUED: {ExecutionStatus.RUNNING},
+        ExecutionStatus.RUNNING: {ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED},
+        ExecutionStatus.SUCCEEDED: set(),
+        ExecutionStatus.FAILED: {ExecutionStatus.QUEUED},
     },
 )
 
@@ -60,6 +75,16 @@ class ApprovalRequest(AuditRefsModel):
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_comment = models.TextField(blank=True)
     expires_at = models.DateTimeField(db_index=True)
+    # What happened when the approved action ran.
+    execution_status = models.CharField(
+        max_length=12, choices=ExecutionStatus.choices, default=ExecutionStatus.NOT_STARTED, db_index=True
+    )
+    execution_attempts = models.PositiveSmallIntegerField(default=0)
+    execution_queued_at = models.DateTimeField(null=True, blank=True)
+    execution_started_at = models.DateTimeField(null=True, blank=True)
+    execution_finished_at = models.DateTimeField(null=True, blank=True)
+    execution_result = models.JSONField(default=dict, blank=True)
+    execution_error = models.TextField(blank=True)
 
     objects = ApprovalRequestQuerySet.as_manager()
 
@@ -74,6 +99,13 @@ class ApprovalRequest(AuditRefsModel):
                 condition=models.Q(status=ApprovalStatus.PENDING) | models.Q(decided_at__isnull=False),
                 name="approval_decided_has_time",
             ),
+            choices_check("execution_status", ExecutionStatus, name="approval_execution_status_valid"),
+            # Only an approved request is ever executed.
+            models.CheckConstraint(
+                condition=models.Q(execution_status=ExecutionStatus.NOT_STARTED)
+                | models.Q(status=ApprovalStatus.APPROVED),
+                name="approval_only_approved_execute",
+            ),
         ]
 
     def __str__(self):
@@ -81,3 +113,10 @@ class ApprovalRequest(AuditRefsModel):
 
     def move_to(self, status: str) -> None:
         transition(self, "status", APPROVAL_STATUS_TRANSITIONS, status)
+
+    def move_execution_to(self, status: str) -> None:
+        transition(self, "execution_status", EXECUTION_STATUS_TRANSITIONS, status)
+
+    @property
+    def is_decided(self) -> bool:
+        return self.status != ApprovalStatus.PENDING

@@ -201,6 +201,14 @@ PLATFORM_AWS_PRINCIPAL_ARN = env.str("PLATFORM_AWS_PRINCIPAL_ARN", default="")
 CLOUDFORMATION_ROLE_NAME = env.str("CLOUDFORMATION_ROLE_NAME", default="SpotOptimizerCrossAccountRole")
 CLOUDFORMATION_STACK_NAME = env.str("CLOUDFORMATION_STACK_NAME", default="SpotOptimizer")
 CLOUDFORMATION_TEMPLATE_URL = env.str("CLOUDFORMATION_TEMPLATE_URL", default="")
+# How long an approval request waits for a decision, per risk level (hours), before it expires.
+APPROVAL_EXPIRY_HOURS = {
+    "LOW": env.int("APPROVAL_EXPIRY_HOURS_LOW", default=72),
+    "MEDIUM": env.int("APPROVAL_EXPIRY_HOURS_MEDIUM", default=48),
+    "HIGH": env.int("APPROVAL_EXPIRY_HOURS_HIGH", default=24),
+    "CRITICAL": env.int("APPROVAL_EXPIRY_HOURS_CRITICAL", default=4),
+}
+
 # Regions a customer may choose to scan.
 SPOTOPT_REGIONS = env.list(
     "SPOTOPT_REGIONS",
