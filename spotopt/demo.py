@@ -34,6 +34,9 @@ from django.utils import timezone
 from accounts.choices import AccountStatus, EnvironmentType, Role
 from accounts.models import Account, User
 from accounts.services import PENDING_PREFIX, account_create_pending, account_verify_role
+from approvals.choices import ActionType, ApprovalStatus, RiskLevel
+from approvals.models import ApprovalRequest
+from approvals.services import approval_request_create
 from fleet.choices import AuthStatus, Lifecycle, OrchestratorType
 from fleet.models import Instance
 from fleet.services import account_discover
@@ -254,6 +257,8 @@ DEMO_USERS = (
     ("demo-lab", Role.LAB, "Demo Lab Operator"),
 )
 DEMO_CLIENT_USERNAME = "demo-client"
+DEMO_ADMIN_USERNAME = "demo-admin"
+DEMO_LAB_USERNAME = "demo-lab"
 
 
 # --- Results ------------------------------------------------------------------------------------------
@@ -288,6 +293,8 @@ class DemoSeedResult:
     endpoint: str
     login_url: str
     accounts: list[AccountSummary] = field(default_factory=list)
+    approvals_filed: int = 0
+    approvals_pending: int = 0
 
 
 Progress = Callable[[str], None]
@@ -323,9 +330,81 @@ def demo_estate_seed(*, progress: Progress | None = None) -> DemoSeedResult:
 
     say("Spot pool risk and downtime history ...")
     prod = next(a for a in accounts if a.environment_type == EnvironmentType.PROD)
+    lab = next(a for a in accounts if a.environment_type == EnvironmentType.LAB)
     demo_risk_seed(account=prod, owner=owner)
     demo_downtime_seed(account=prod)
+    say("Approval queue ...")
+    result.approvals_filed = demo_approvals_seed(prod=prod, lab=lab)
+    result.approvals_pending = ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING).count()
     return result
+
+
+def _pending_request_exists(action_type: str, key: str, value: str) -> bool:
+    return ApprovalRequest.objects.filter(
+        action_type=action_type, status=ApprovalStatus.PENDING, **{f"action_payload__{key}": value}
+    ).exists()
+
+
+def demo_approvals_seed(*, prod: Account, lab: Account) -> int:
+    """Pending requests of each action type, through the approval service, so the queue is populated:
+    the rogue instance's termination (filed by spotopt, HIGH), the costliest idle resource's deletion
+    (spotopt, MEDIUM: the client can decide it), a Lab switch to Spot asked by the Lab user (LOW) and a
+    production switch asked by the admin (CRITICAL: only a super_admin decides). No duplicates on re-runs."""
+    filed = 0
+    rogue = Instance.objects.filter(account=prod, is_active=True, auth_status=AuthStatus.FLAGGED).first()
+    if rogue and not _pending_request_exists(ActionType.TERMINATE_ROGUE, "instance_id", rogue.instance_id):
+        approval_request_create(
+            action_type=ActionType.TERMINATE_ROGUE,
+            payload={"instance_id": rogue.instance_id, "region": rogue.region, "reason": "No authorizing tag."},
+            risk_level=RiskLevel.HIGH,
+            instance=rogue,
+        )
+        filed += 1
+    waste = WasteResource.objects.filter(account=prod, status=WasteStatus.DETECTED).order_by("-monthly_cost").first()
+    if waste and not _pending_request_exists(ActionType.DELETE_WASTE, "resource_id", waste.resource_id):
+        approval_request_create(
+            action_type=ActionType.DELETE_WASTE,
+            payload={
+                "waste_resource_id": str(waste.pk),
+                "resource_type": waste.resource_type,
+                "resource_id": waste.resource_id,
+                "region": waste.region,
+                "monthly_cost": str(waste.monthly_cost),
+            },
+            risk_level=RiskLevel.MEDIUM,
+            account=prod,
+        )
+        filed += 1
+    switches = [
+        (lab, DEMO_LAB_USERNAME, RiskLevel.LOW, "Lab experiment: move to Spot."),
+        (prod, DEMO_ADMIN_USERNAME, RiskLevel.CRITICAL, "Production web tier: move to Spot."),
+    ]
+    for account, username, risk, reason in switches:
+        candidate = (
+            Instance.objects.filter(account=account, is_active=True, lifecycle=Lifecycle.ON_DEMAND)
+            .exclude(auth_status=AuthStatus.FLAGGED)
+            .order_by("instance_id")
+            .first()
+        )
+        if candidate is None or _pending_request_exists(
+            ActionType.SWITCH_INSTANCE, "instance_id", candidate.instance_id
+        ):
+            continue
+        approval_request_create(
+            action_type=ActionType.SWITCH_INSTANCE,
+            payload={
+                "instance_id": candidate.instance_id,
+                "target_instance_type": candidate.instance_type,
+                "target_availability_zone": candidate.availability_zone,
+                "target_lifecycle": "spot",
+                "reason": reason,
+            },
+            risk_level=risk,
+            requester=User.objects.get(username=username),
+            instance=candidate,
+        )
+        filed += 1
+    return filed
 
 
 def demo_preflight() -> str:

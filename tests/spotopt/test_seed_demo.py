@@ -16,6 +16,8 @@ from moto.server import ThreadedMotoServer
 
 from accounts.choices import AccountStatus, EnvironmentType, Role
 from accounts.models import Account, User
+from approvals.choices import ActionType, ApprovalStatus, RiskLevel
+from approvals.models import ApprovalRequest
 from fleet.choices import AuthStatus, Lifecycle, OrchestratorType
 from fleet.models import Instance
 from risk.models import GlobalRiskEvent, SpotPoolRisk
@@ -74,6 +76,7 @@ def counts() -> dict:
         "active_instances": Instance.objects.filter(is_active=True).count(),
         "waste": WasteResource.objects.count(),
         "pools": SpotPoolRisk.objects.count(),
+        "approvals": ApprovalRequest.objects.count(),
         "events": GlobalRiskEvent.objects.count(),
         "downtime": DowntimeLog.objects.count(),
     }
@@ -113,6 +116,18 @@ def test_seed_demo_builds_a_believable_estate_and_a_rerun_duplicates_nothing(dem
         assert discovery["regions_done"] == discovery["regions_total"] == len(account.regions)
         assert "last_error" not in account.account_metadata
     assert f"verified the role arn:aws:iam::{PROD_ID}:role/SpotOptimizerCrossAccountRole: connected" in out
+
+    # The approval queue: a pending request of each action type, filed through the approval service.
+    pending = ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING)
+    assert {r.action_type for r in pending} == set(ActionType.values)
+    rogue_request = pending.get(action_type=ActionType.TERMINATE_ROGUE)
+    assert rogue_request.instance.auth_status == AuthStatus.FLAGGED and rogue_request.requester is None
+    assert pending.get(action_type=ActionType.DELETE_WASTE).risk_level == RiskLevel.MEDIUM
+    assert set(pending.filter(action_type=ActionType.SWITCH_INSTANCE).values_list("risk_level", flat=True)) == {
+        RiskLevel.LOW,
+        RiskLevel.CRITICAL,
+    }
+    assert "Approvals: 4 pending (4 filed by this run)" in out
     assert prod.regions == ["us-east-1", "us-west-2"] and lab.regions == ["us-east-1"]
 
     # Instances: both orchestrators, both lifecycles, two regions; exactly one rogue, in PROD.
@@ -189,6 +204,7 @@ def test_seed_demo_builds_a_believable_estate_and_a_rerun_duplicates_nothing(dem
     assert out_again.count("already exists, password unchanged") == 5
     assert not PASSWORD_LINE.findall(out_again)
     assert "created nothing (already present)" in out_again
+    assert "Approvals: 4 pending (0 filed by this run)" in out_again
     assert len(autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]) == asgs_before
     for username, password in passwords.items():
         assert authenticate(_login_request(), username=username, password=password) is not None

@@ -37,6 +37,7 @@ class Command(BaseCommand):
                 f"{a.asgs} ASGs, {a.eks_nodes} EKS nodes, {a.spot} Spot, {a.rogue} rogue, "
                 f"{a.waste} waste resources (${a.waste_monthly_cost:.2f}/month)"
             )
+        self.stdout.write(f"Approvals: {result.approvals_pending} pending ({result.approvals_filed} filed by this run)")
         self.stdout.write("")
         self.stdout.write(f"Sign in at:   {result.login_url}  (Django admin for demo-superadmin: /admin/)")
         self.stdout.write(f"AWS endpoint: {result.endpoint}")
