@@ -1,23 +1,56 @@
-"""Fleet workflows: discovery of a connected account's EC2 estate."""
+"""Fleet workflows: discovery of a connected account's EC2 estate, rogue-instance enforcement, Lab
+controls.
+
+Discovery scans every region of the account page by page (DescribeInstances); each page is upserted in
+bulk (one read, one insert, one update), so the number of queries grows with the number of pages, not
+instances. A region that fails is recorded and skipped: what was known there stays as it was. An instance
+no longer seen in a region that answered becomes inactive; its history stays.
+"""
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.choices import AccountStatus
 from accounts.models import Account
+from approvals.choices import ActionType, ApprovalStatus, ExecutionStatus, RiskLevel
+from approvals.models import ApprovalRequest
 from spotopt import aws
 from spotopt.errors import DomainError
 
+from .choices import AuthStatus
+from .inventory import LIVE_STATES, instance_fields, is_authorized
+from .models import Instance
+
 logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 1000
+UPSERT_FIELDS = [
+    "instance_type",
+    "availability_zone",
+    "region",
+    "lifecycle",
+    "orchestrator_type",
+    "cluster_membership",
+    "instance_metadata",
+    "is_active",
+]
 
 
 @dataclass
 class DiscoveryResult:
     instances_by_region: dict[str, int] = field(default_factory=dict)
     errors_by_region: dict[str, str] = field(default_factory=dict)
+    created: int = 0
+    updated: int = 0
+    deactivated: int = 0
+    flagged: int = 0
+    reauthorized: int = 0
+    rogue_requests: int = 0
 
     @property
     def instances_found(self) -> int:
@@ -28,36 +61,76 @@ class DiscoveryResult:
         return bool(self.instances_by_region) or not self.errors_by_region
 
 
-def _save_progress(account: Account, progress: dict, **extra_metadata) -> None:
+def _save_progress(account: Account, progress: dict) -> None:
     # Read-modify-write of the JSON under a row lock, so a concurrent writer's keys are not lost.
     with transaction.atomic():
         locked = Account.objects.select_for_update().get(pk=account.pk)
         metadata = dict(locked.account_metadata)
         metadata["discovery"] = progress
-        metadata.update(extra_metadata)
         Account.objects.filter(pk=account.pk).update(account_metadata=metadata)
         account.account_metadata = metadata
 
 
-def _count_instances(account: Account, region: str) -> int:
+def _upsert_page(*, account: Account, region: str, raws: list[dict], result: DiscoveryResult) -> set[str]:
+    """Write one DescribeInstances page; returns the ids of the live instances on it."""
+    fields_by_id = {
+        raw["InstanceId"]: instance_fields(raw, region)
+        for raw in raws
+        if raw.get("State", {}).get("Name") in LIVE_STATES
+    }
+    if not fields_by_id:
+        return set()
+    existing = {row.instance_id: row for row in Instance.objects.filter(instance_id__in=list(fields_by_id))}
+    to_create, to_update = [], []
+    for instance_id, fields in fields_by_id.items():
+        row = existing.get(instance_id)
+        if row is None:
+            to_create.append(Instance(account=account, instance_id=instance_id, is_active=True, **fields))
+            continue
+        if row.account_id != account.pk:
+            logger.warning("instance %s is already recorded under another account; skipped", instance_id)
+            continue
+        fields["is_active"] = True
+        if any(getattr(row, name) != value for name, value in fields.items()):
+            for name, value in fields.items():
+                setattr(row, name, value)
+            to_update.append(row)
+    with transaction.atomic():
+        Instance.objects.bulk_create(to_create)
+        if to_update:
+            now = timezone.now()
+            for row in to_update:
+                row.updated_at = now
+            Instance.objects.bulk_update(to_update, [*UPSERT_FIELDS, "updated_at"])
+    result.created += len(to_create)
+    result.updated += len(to_update)
+    return set(fields_by_id)
+
+
+def _discover_region(*, account: Account, region: str, result: DiscoveryResult) -> int:
     ec2 = aws.client_for(account, "ec2", region)
-    found = 0
-    for page in ec2.get_paginator("describe_instances").paginate():
-        for reservation in page["Reservations"]:
-            found += sum(1 for i in reservation["Instances"] if i["State"]["Name"] != "terminated")
-    return found
+    seen: set[str] = set()
+    for page in ec2.get_paginator("describe_instances").paginate(PaginationConfig={"PageSize": PAGE_SIZE}):
+        raws = [instance for reservation in page["Reservations"] for instance in reservation["Instances"]]
+        seen |= _upsert_page(account=account, region=region, raws=raws, result=result)
+    # The region answered completely: what it no longer lists is gone (terminated). History stays.
+    result.deactivated += (
+        Instance.objects.filter(account=account, region=region, is_active=True)
+        .exclude(instance_id__in=seen)
+        .update(is_active=False, updated_at=timezone.now())
+    )
+    return len(seen)
 
 
 def account_discover(*, account: Account) -> DiscoveryResult:
-    """Scan every region of the account, recording progress for the onboarding page's live status.
+    """Discover every region of the account, recording progress for the onboarding page's live status.
 
     One failing region does not fail the others; the account becomes active when at least one region
     answered, failed (from connected) with a last_error that says what to do when none did."""
     regions = account.regions_to_scan
-    started = timezone.now()
     progress = {
         "state": "running",
-        "started_at": started.isoformat(),
+        "started_at": timezone.now().isoformat(),
         "finished_at": None,
         "regions_total": len(regions),
         "regions_done": 0,
@@ -70,7 +143,7 @@ def account_discover(*, account: Account) -> DiscoveryResult:
     for region in regions:
         try:
             with aws.aws_errors(f"list the EC2 instances in {region}"):
-                count = _count_instances(account, region)
+                count = _discover_region(account=account, region=region, result=result)
         except DomainError as error:
             result.errors_by_region[region] = error.message
             progress["errors"][region] = error.message
@@ -82,8 +155,12 @@ def account_discover(*, account: Account) -> DiscoveryResult:
         progress["regions_done"] += 1
         _save_progress(account, progress)
 
+    if result.instances_by_region:
+        enforcement = rogue_enforce(account=account)
+        result.flagged, result.reauthorized, result.rogue_requests = enforcement
     progress["state"] = "succeeded" if result.succeeded else "failed"
     progress["finished_at"] = timezone.now().isoformat()
+    progress["changes"] = {"created": result.created, "updated": result.updated, "deactivated": result.deactivated}
     _finish(account, progress, result)
     return result
 
@@ -111,3 +188,104 @@ def _finish(account: Account, progress: dict, result: DiscoveryResult) -> None:
     locked.account_metadata = metadata
     locked.save(update_fields=["status", "account_metadata", "updated_at"])
     account.status, account.account_metadata = locked.status, metadata
+
+
+# --- Rogue-instance enforcement ---------------------------------------------------------------------
+
+
+def rogue_enforce(*, account: Account, now=None) -> tuple[int, int, int]:
+    """Flag active instances without an authorizing tag, re-authorize those that gained one, and file a
+    TERMINATE_ROGUE approval request for each instance still unauthorized after the grace period (never
+    an automatic termination). Returns (flagged, reauthorized, requests filed)."""
+    from approvals.services import approval_request_create
+
+    now = now or timezone.now()
+    grace = timedelta(hours=settings.ROGUE_GRACE_HOURS)
+    instances = list(
+        Instance.objects.filter(account=account, is_active=True).exclude(auth_status=AuthStatus.TERMINATED)
+    )
+    changed, flagged, reauthorized = [], 0, 0
+    for instance in instances:
+        authorized = is_authorized(instance.instance_metadata.get("tags", {}))
+        if authorized and instance.auth_status != AuthStatus.AUTHORIZED:
+            reauthorized += instance.auth_status == AuthStatus.FLAGGED
+            instance.move_auth_status(AuthStatus.AUTHORIZED)
+            instance.flagged_at = None
+            changed.append(instance)
+        elif not authorized and instance.auth_status != AuthStatus.FLAGGED:
+            instance.move_auth_status(AuthStatus.FLAGGED)
+            instance.flagged_at = now
+            flagged += 1
+            changed.append(instance)
+    if changed:
+        for instance in changed:
+            instance.updated_at = now
+        Instance.objects.bulk_update(changed, ["auth_status", "flagged_at", "updated_at"])
+
+    overdue = [
+        i for i in instances if i.auth_status == AuthStatus.FLAGGED and i.flagged_at and now - i.flagged_at >= grace
+    ]
+    already_requested = set(
+        ApprovalRequest.objects.filter(
+            action_type=ActionType.TERMINATE_ROGUE, instance__in=overdue, status=ApprovalStatus.PENDING
+        ).values_list("instance_id", flat=True)
+    ) | set(
+        ApprovalRequest.objects.filter(
+            action_type=ActionType.TERMINATE_ROGUE, instance__in=overdue, status=ApprovalStatus.APPROVED
+        )
+        .exclude(execution_status=ExecutionStatus.FAILED)
+        .values_list("instance_id", flat=True)
+    )
+    filed = 0
+    for instance in overdue:
+        if instance.pk in already_requested:
+            continue
+        hours = int((now - instance.flagged_at).total_seconds() // 3600)
+        approval_request_create(
+            action_type=ActionType.TERMINATE_ROGUE,
+            payload={
+                "instance_id": instance.instance_id,
+                "region": instance.region,
+                "flagged_at": instance.flagged_at.isoformat(),
+                "reason": f"No authorizing tag ({', '.join(settings.FLEET_AUTHORIZING_TAGS)}) for {hours} hours.",
+            },
+            risk_level=RiskLevel.HIGH,
+            instance=instance,
+        )
+        filed += 1
+    if flagged or reauthorized or filed:
+        logger.info(
+            "rogue enforcement on %s: %d flagged, %d re-authorized, %d requests",
+            account.account_id,
+            flagged,
+            reauthorized,
+            filed,
+        )
+    return flagged, reauthorized, filed
+
+
+def terminate_rogue_instance(request: ApprovalRequest) -> dict:
+    """Executor of an approved TERMINATE_ROGUE request: terminate through EC2, mark TERMINATED.
+
+    Idempotent: an instance already terminated (in AWS or here) is reported, not terminated twice."""
+    instance = request.instance
+    if instance is None:
+        raise DomainError("The instance of this request no longer exists in spotopt.", code="instance_gone")
+    if instance.auth_status == AuthStatus.TERMINATED:
+        return {"instance_id": instance.instance_id, "state": "already terminated"}
+    if is_authorized(instance.instance_metadata.get("tags", {})) or instance.auth_status != AuthStatus.FLAGGED:
+        raise DomainError(
+            f"{instance.instance_id} is no longer flagged as rogue (it gained an authorizing tag); not terminated.",
+            code="no_longer_rogue",
+        )
+    region = request.action_payload.get("region") or instance.region
+    with aws.aws_errors(f"terminate {instance.instance_id} in {region}"):
+        ec2 = aws.client_for(instance.account, "ec2", region)
+        answer = ec2.terminate_instances(InstanceIds=[instance.instance_id])
+    state = (answer.get("TerminatingInstances") or [{}])[0].get("CurrentState", {}).get("Name", "shutting-down")
+    with transaction.atomic():
+        locked = Instance.objects.select_for_update().get(pk=instance.pk)
+        locked.move_auth_status(AuthStatus.TERMINATED)
+        locked.is_active = False
+        locked.save(update_fields=["auth_status", "is_active", "updated_at"])
+    return {"instance_id": instance.instance_id, "state": state}

@@ -22,7 +22,7 @@ import json
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlparse
 
@@ -38,6 +38,7 @@ from approvals.choices import ActionType, ApprovalStatus, RiskLevel
 from approvals.models import ApprovalRequest
 from approvals.services import approval_request_create
 from fleet.choices import AuthStatus, Lifecycle, OrchestratorType
+from fleet.inventory import K8S_CLUSTER_TAG_PREFIX, tag_dict
 from fleet.models import Instance
 from fleet.services import account_discover
 from risk.choices import RiskEventType
@@ -57,8 +58,6 @@ ROLE_NAME = "SpotOptimizerCrossAccountRole"
 USER_EMAIL_DOMAIN = "demo.spotopt.local"
 
 # Tags that make an instance "ours" (anything else is a rogue instance for the security enforcer).
-AUTHORIZING_TAGS = ("ManagedBy", "aws:autoscaling:groupName", "eks:cluster-name")
-K8S_CLUSTER_TAG_PREFIX = "kubernetes.io/cluster/"
 LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped"]
 
 # List prices (us-east-1) the demo waste is costed at.
@@ -550,14 +549,14 @@ def demo_account_onboard(*, account: Account, spec: AccountSpec, progress: Progr
         what = ", ".join(created[region_spec.region]) or "nothing (already present)"
         progress(f"  {region_spec.region}: created {what}")
 
-    synced = _wrap_aws(demo_instances_sync, account=account, clients=clients)
-    progress(f"  synced {synced} instances")
-    found = _wrap_aws(demo_waste_sync, account=account, clients=clients)
-    progress(f"  found {found} idle resources")
-
     discovery = account_discover(account=account)
     account.refresh_from_db()
-    progress(f"  discovery: {discovery.instances_found} instances in {len(discovery.instances_by_region)} regions")
+    progress(
+        f"  discovery: {discovery.instances_found} instances in {len(discovery.instances_by_region)} regions"
+        f" ({discovery.created} new, {discovery.deactivated} gone, {discovery.flagged} flagged as rogue)"
+    )
+    found = _wrap_aws(demo_waste_sync, account=account, clients=clients)
+    progress(f"  found {found} idle resources")
     return created
 
 
@@ -620,16 +619,12 @@ def _tags(spec_tags: dict) -> list[dict]:
     return [{"Key": k, "Value": str(v)} for k, v in spec_tags.items()]
 
 
-def _tag_dict(resource: dict) -> dict:
-    return {t["Key"]: t["Value"] for t in resource.get("Tags") or []}
-
-
 def _demo_filter() -> list[dict]:
     return [{"Name": f"tag:{DEMO_TAG}", "Values": ["true"]}]
 
 
 def _items(resources: Iterable[dict]) -> set[str]:
-    return {_tag_dict(r).get(DEMO_ITEM_TAG, "") for r in resources} - {""}
+    return {tag_dict(r).get(DEMO_ITEM_TAG, "") for r in resources} - {""}
 
 
 def _live_instances(ec2) -> list[dict]:
@@ -663,7 +658,7 @@ def demo_aws_estate_ensure(*, account: Account, spec: RegionSpec, clients: Accou
     # The golden image every demo instance runs (the default public AMIs are off in the demo).
     base_key = "base-image"
     if base_key in have_images:
-        base_image_id = next(i["ImageId"] for i in images if _tag_dict(i).get(DEMO_ITEM_TAG) == base_key)
+        base_image_id = next(i["ImageId"] for i in images if tag_dict(i).get(DEMO_ITEM_TAG) == base_key)
     else:
         base_image_id = ec2.register_image(
             Name="acme-base-al2023",
@@ -793,7 +788,7 @@ def _idle_resources_ensure(*, ec2, spec: RegionSpec, have_images: set[str]) -> l
     if missing_images:
         by_fleet = {}
         for instance in _live_instances(ec2):
-            by_fleet.setdefault(_tag_dict(instance).get(DEMO_ITEM_TAG), instance["InstanceId"])
+            by_fleet.setdefault(tag_dict(instance).get(DEMO_ITEM_TAG), instance["InstanceId"])
         for item in missing_images:
             # An image baked from a running box once and never launched since.
             ec2.create_image(
@@ -806,117 +801,11 @@ def _idle_resources_ensure(*, ec2, spec: RegionSpec, have_images: set[str]) -> l
     return created
 
 
-# --- Fleet discovery stand-in -------------------------------------------------------------------------
-
-
-def _membership(tags: dict) -> tuple[str, dict]:
-    membership = {}
-    cluster = tags.get("eks:cluster-name") or next(
-        (k.removeprefix(K8S_CLUSTER_TAG_PREFIX) for k in tags if k.startswith(K8S_CLUSTER_TAG_PREFIX)), ""
-    )
-    if cluster:
-        membership["cluster_name"] = cluster
-    if tags.get("eks:nodegroup-name"):
-        membership["node_group"] = tags["eks:nodegroup-name"]
-    if tags.get("aws:autoscaling:groupName"):
-        membership["asg_name"] = tags["aws:autoscaling:groupName"]
-    if tags.get("karpenter.sh/nodepool"):
-        membership["nodepool"] = tags["karpenter.sh/nodepool"]
-    kubernetes = bool(cluster or "node_group" in membership or "nodepool" in membership)
-    return (OrchestratorType.KUBERNETES if kubernetes else OrchestratorType.STANDALONE), membership
-
-
-def _iso(value) -> str:
-    return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else str(value or "")
-
-
-def _instance_fields(raw: dict, region: str) -> dict:
-    tags = _tag_dict(raw)
-    orchestrator, membership = _membership(tags)
-    return {
-        "instance_type": raw["InstanceType"],
-        "availability_zone": raw["Placement"]["AvailabilityZone"],
-        "region": region,
-        # Read per instance: moto does not implement the instance-lifecycle filter.
-        "lifecycle": Lifecycle.SPOT if raw.get("InstanceLifecycle") == "spot" else Lifecycle.ON_DEMAND,
-        "orchestrator_type": orchestrator,
-        "cluster_membership": membership,
-        "instance_metadata": {
-            "launch_time": _iso(raw.get("LaunchTime")),
-            "tags": tags,
-            "subnet_id": raw.get("SubnetId", ""),
-            "vpc_id": raw.get("VpcId", ""),
-            "private_ip": raw.get("PrivateIpAddress", ""),
-            "image_id": raw.get("ImageId", ""),
-            "state": raw.get("State", {}).get("Name", ""),
-        },
-        "is_active": True,
-        "_authorized": any(key in tags for key in AUTHORIZING_TAGS),
-    }
-
-
-SYNCED_FIELDS = [
-    "instance_type",
-    "availability_zone",
-    "region",
-    "lifecycle",
-    "orchestrator_type",
-    "cluster_membership",
-    "instance_metadata",
-    "is_active",
-    "auth_status",
-    "flagged_at",
-    "updated_at",
-]
-
-
-def _apply_auth(instance: Instance, authorized: bool, now: datetime) -> None:
-    target = AuthStatus.AUTHORIZED if authorized else AuthStatus.FLAGGED
-    # TERMINATED is final; otherwise move through the table (it refuses anything else).
-    if instance.auth_status in (target, AuthStatus.TERMINATED):
-        return
-    instance.move_auth_status(target)
-    instance.flagged_at = now if target == AuthStatus.FLAGGED else None
-
-
-def demo_instances_sync(*, account: Account, clients: AccountClients | None = None) -> int:
-    """Mirror the account's live instances into Instance rows (bulk writes); returns how many are live."""
-    clients = clients or AccountClients(account)
-    seen: dict[str, dict] = {}
-    for region in account.regions_to_scan:
-        for raw in _live_instances(clients("ec2", region)):
-            seen[raw["InstanceId"]] = _instance_fields(raw, region)
-
-    now = timezone.now()
-    with transaction.atomic():
-        existing = {i.instance_id: i for i in Instance.objects.filter(account=account, instance_id__in=list(seen))}
-        to_create, to_update = [], []
-        for instance_id, fields in seen.items():
-            authorized = fields.pop("_authorized")
-            row = existing.get(instance_id)
-            if row is None:
-                row = Instance(account=account, instance_id=instance_id, **fields)
-                to_create.append(row)
-            else:
-                for name, value in fields.items():
-                    setattr(row, name, value)
-                row.updated_at = now
-                to_update.append(row)
-            _apply_auth(row, authorized, now)
-        Instance.objects.bulk_create(to_create)
-        Instance.objects.bulk_update(to_update, SYNCED_FIELDS)
-        # Gone from AWS (terminated, or moto restarted): keep the row for history, mark it inactive.
-        Instance.objects.filter(account=account, is_active=True).exclude(instance_id__in=list(seen)).update(
-            is_active=False, updated_at=now
-        )
-    return len(seen)
-
-
 # --- Waste scan stand-in ------------------------------------------------------------------------------
 
 
 def _age_days(resource: dict, created, now: datetime) -> int:
-    declared = int(_tag_dict(resource).get(DEMO_AGE_TAG, 0) or 0)
+    declared = int(tag_dict(resource).get(DEMO_AGE_TAG, 0) or 0)
     actual = (now - created).days if isinstance(created, datetime) else 0
     return max(declared, actual)
 
@@ -959,7 +848,7 @@ def _waste_findings(*, ec2, now: datetime) -> list[dict]:
                     "size_gb": volume["Size"],
                     "volume_type": kind,
                     "availability_zone": volume["AvailabilityZone"],
-                    "tags": _tag_dict(volume),
+                    "tags": tag_dict(volume),
                 },
             }
         )

@@ -201,6 +201,13 @@ PLATFORM_AWS_PRINCIPAL_ARN = env.str("PLATFORM_AWS_PRINCIPAL_ARN", default="")
 CLOUDFORMATION_ROLE_NAME = env.str("CLOUDFORMATION_ROLE_NAME", default="SpotOptimizerCrossAccountRole")
 CLOUDFORMATION_STACK_NAME = env.str("CLOUDFORMATION_STACK_NAME", default="SpotOptimizer")
 CLOUDFORMATION_TEMPLATE_URL = env.str("CLOUDFORMATION_TEMPLATE_URL", default="")
+# Tags that make an instance authorized ("Key" or "Key=Value"); others are flagged as rogue, and after the
+# grace period a TERMINATE_ROGUE approval request is filed (never an automatic termination).
+FLEET_AUTHORIZING_TAGS = env.list(
+    "FLEET_AUTHORIZING_TAGS", default=["ManagedBy=SpotOptimizer", "aws:autoscaling:groupName", "eks:cluster-name"]
+)
+ROGUE_GRACE_HOURS = env.int("ROGUE_GRACE_HOURS", default=24)
+
 # How long an approval request waits for a decision, per risk level (hours), before it expires.
 APPROVAL_EXPIRY_HOURS = {
     "LOW": env.int("APPROVAL_EXPIRY_HOURS_LOW", default=72),

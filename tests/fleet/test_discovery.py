@@ -95,9 +95,9 @@ def test_discovery_keeps_other_metadata_and_rediscovery_of_an_active_account(con
 
 def test_a_region_that_denies_access_does_not_stop_the_others(connected, monkeypatch):
     launch_instances(CUSTOMER_ACCOUNT, "us-east-1", 2)
-    real_count = fleet_services._count_instances
+    real_discover = fleet_services._discover_region
 
-    def count_denying_eu(account, region):
+    def discover_denying_eu(*, account, region, result):
         if region == "eu-west-1":
             raise ClientError(
                 {
@@ -110,9 +110,9 @@ def test_a_region_that_denies_access_does_not_stop_the_others(connected, monkeyp
                 },
                 "DescribeInstances",
             )
-        return real_count(account, region)
+        return real_discover(account=account, region=region, result=result)
 
-    monkeypatch.setattr(fleet_services, "_count_instances", count_denying_eu)
+    monkeypatch.setattr(fleet_services, "_discover_region", discover_denying_eu)
 
     result = account_discover(account=connected)
 
