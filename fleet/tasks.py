@@ -2,17 +2,36 @@
 
 import logging
 
+from django_q.tasks import async_task
+
+from accounts.choices import AccountStatus
 from accounts.models import Account
+from spotopt.q import PeriodicJob
 
 from .services import account_discover
 
 logger = logging.getLogger(__name__)
 
+DISCOVERABLE = (AccountStatus.CONNECTED, AccountStatus.ACTIVE)
+
 
 def discover_account(account_pk: str) -> dict:
-    account = Account.objects.filter(pk=account_pk, is_active=True).first()
+    account = Account.objects.filter(pk=account_pk, is_active=True, status__in=DISCOVERABLE).first()
     if account is None:
-        logger.info("discovery skipped: account %s no longer exists", account_pk)
+        logger.info("discovery skipped: account %s is gone or not connected", account_pk)
         return {"skipped": True}
     result = account_discover(account=account)
     return {"instances_found": result.instances_found, "errors": result.errors_by_region}
+
+
+def discover_all_accounts() -> int:
+    """The periodic job: one discovery task per connected account (they run in parallel on the workers)."""
+    pks = list(Account.objects.filter(is_active=True, status__in=DISCOVERABLE).values_list("pk", flat=True))
+    for pk in pks:
+        async_task("fleet.tasks.discover_account", str(pk), group="discovery")
+    return len(pks)
+
+
+SCHEDULES = [
+    PeriodicJob(name="fleet.discover-all", func="fleet.tasks.discover_all_accounts", minutes=15),
+]
