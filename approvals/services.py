@@ -94,16 +94,19 @@ def _decide(*, user: User, request_id, status: str, comment: str) -> ApprovalReq
                 + (f" by {request.approver.username}" if request.approver else "")
                 + (f" at {request.decided_at:%Y-%m-%d %H:%M} UTC." if request.decided_at else ".")
             )
+        # Who may decide comes first: somebody who may not decide changes nothing, not even expiry.
+        refusal = decision_refusal(user, request)
+        if refusal:
+            raise PermissionRefused(refusal)
         if request.expires_at <= now:
             request.move_to(ApprovalStatus.EXPIRED)
             request.decided_at = now
             request.save(update_fields=["status", "decided_at", "updated_at"])
+            # The scheduled job will never see it now: tell the requester here, as that job would.
+            enqueue_on_commit(NOTIFY_DECISION_TASK, str(request.pk))
             expired = True
         else:
             expired = False
-            refusal = decision_refusal(user, request)
-            if refusal:
-                raise PermissionRefused(refusal)
             request.move_to(status)
             request.approver = user
             request.decided_at = now

@@ -3,8 +3,10 @@
 from rest_framework.routers import DefaultRouter
 
 from accounts import api as accounts_api
+from approvals import api as approvals_api
 
 router = DefaultRouter()
 accounts_api.register(router)
+approvals_api.register(router)
 
 urlpatterns = router.urls
