@@ -85,5 +85,7 @@ def instance_fields(raw: dict, region: str) -> dict:
             "image_id": raw.get("ImageId", ""),
             "architecture": raw.get("Architecture", ""),
             "platform": raw.get("PlatformDetails", raw.get("Platform", "")),
+            # Latest DescribeSpotPriceHistory price of the instance's pool (spot instances only).
+            "spot_price": raw.get("_spot_price", ""),
         },
     }

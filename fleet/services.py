@@ -20,11 +20,12 @@ from accounts.models import Account
 from approvals.choices import ActionType, ApprovalStatus, ExecutionStatus, RiskLevel
 from approvals.models import ApprovalRequest
 from spotopt import aws
-from spotopt.errors import DomainError
+from spotopt.errors import DomainError, PermissionRefused
 
 from .choices import AuthStatus
 from .inventory import LIVE_STATES, instance_fields, is_authorized
 from .models import Instance
+from .pricing import latest_spot_prices
 
 logger = logging.getLogger(__name__)
 
@@ -107,12 +108,27 @@ def _upsert_page(*, account: Account, region: str, raws: list[dict], result: Dis
     return set(fields_by_id)
 
 
+def _with_spot_prices(ec2, raws: list[dict]) -> list[dict]:
+    """Attach the latest spot price of each spot instance's pool (one DescribeSpotPriceHistory a page)."""
+    pools = {
+        (raw["InstanceType"], raw.get("Placement", {}).get("AvailabilityZone", ""))
+        for raw in raws
+        if raw.get("InstanceLifecycle") == "spot"
+    }
+    prices = latest_spot_prices(ec2, pools)
+    for raw in raws:
+        price = prices.get((raw["InstanceType"], raw.get("Placement", {}).get("AvailabilityZone", "")))
+        if raw.get("InstanceLifecycle") == "spot" and price:
+            raw["_spot_price"] = price
+    return raws
+
+
 def _discover_region(*, account: Account, region: str, result: DiscoveryResult) -> int:
     ec2 = aws.client_for(account, "ec2", region)
     seen: set[str] = set()
     for page in ec2.get_paginator("describe_instances").paginate(PaginationConfig={"PageSize": PAGE_SIZE}):
         raws = [instance for reservation in page["Reservations"] for instance in reservation["Instances"]]
-        seen |= _upsert_page(account=account, region=region, raws=raws, result=result)
+        seen |= _upsert_page(account=account, region=region, raws=_with_spot_prices(ec2, raws), result=result)
     # The region answered completely: what it no longer lists is gone (terminated). History stays.
     result.deactivated += (
         Instance.objects.filter(account=account, region=region, is_active=True)
@@ -289,3 +305,51 @@ def terminate_rogue_instance(request: ApprovalRequest) -> dict:
         locked.is_active = False
         locked.save(update_fields=["auth_status", "is_active", "updated_at"])
     return {"instance_id": instance.instance_id, "state": state}
+
+
+# --- Lab controls -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def instance_lab_update(
+    *, user, instance: Instance, pipeline_mode=None, is_shadow_mode=None, assigned_model_version=None
+):
+    """Lab controls of a LAB-environment instance: pipeline mode, shadow mode, assigned model version.
+    Only lab, admin and super_admin roles; never on production accounts."""
+    from accounts.choices import EnvironmentType
+    from accounts.roles import Capability, can
+    from mlgov.choices import ModelStatus
+    from mlgov.models import MLModel
+
+    from .choices import PipelineMode
+
+    if not can(user, Capability.USE_LAB):
+        raise PermissionRefused("Only Lab operators and admins change Lab controls.")
+    instance = Instance.objects.select_for_update().select_related("account").get(pk=instance.pk)
+    if instance.account.environment_type != EnvironmentType.LAB:
+        raise DomainError(
+            "Lab controls apply to instances of LAB-environment accounts only; this one is production.",
+            code="not_lab",
+        )
+    fields = []
+    if pipeline_mode is not None:
+        if pipeline_mode not in PipelineMode.values:
+            raise DomainError("The pipeline mode is CLUSTER or LINEAR.", code="invalid_pipeline_mode")
+        instance.pipeline_mode = pipeline_mode
+        fields.append("pipeline_mode")
+    if is_shadow_mode is not None:
+        instance.is_shadow_mode = bool(is_shadow_mode)
+        fields.append("is_shadow_mode")
+    if assigned_model_version is not None:
+        version = assigned_model_version.strip()
+        if version and not MLModel.objects.filter(version=version).exclude(status=ModelStatus.ARCHIVED).exists():
+            raise DomainError(
+                f"No usable model has version '{version}' (archived models cannot be assigned).",
+                code="unknown_model_version",
+            )
+        instance.assigned_model_version = version
+        fields.append("assigned_model_version")
+    if fields:
+        instance.save(update_fields=[*fields, "updated_at"])
+        logger.info("lab controls of %s changed by user %s: %s", instance.instance_id, user.pk, ", ".join(fields))
+    return instance
