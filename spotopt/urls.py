@@ -15,6 +15,7 @@ admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
     path("", include("accounts.urls")),
+    path("fleet/", include("fleet.urls")),
     path("approvals/", include("approvals.urls")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
