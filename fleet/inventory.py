@@ -48,14 +48,17 @@ def cluster_membership(tags: dict) -> tuple[str, dict]:
     return (OrchestratorType.KUBERNETES if kubernetes else OrchestratorType.STANDALONE), membership
 
 
-def is_authorized(tags: dict) -> bool:
-    """Authorized when it carries one of the authorizing tags (settings.FLEET_AUTHORIZING_TAGS: "Key" or
-    "Key=Value")."""
+def authorizing_rule(tags: dict) -> str | None:
+    """The first rule of settings.FLEET_AUTHORIZING_TAGS ("Key" or "Key=Value") the tags satisfy."""
     for rule in settings.FLEET_AUTHORIZING_TAGS:
         key, _, value = rule.partition("=")
         if key in tags and (not value or tags[key] == value):
-            return True
-    return False
+            return rule
+    return None
+
+
+def is_authorized(tags: dict) -> bool:
+    return authorizing_rule(tags) is not None
 
 
 def _iso(value) -> str:

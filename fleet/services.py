@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from botocore.exceptions import ClientError
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -23,7 +24,7 @@ from spotopt import aws
 from spotopt.errors import DomainError, PermissionRefused
 
 from .choices import AuthStatus
-from .inventory import LIVE_STATES, instance_fields, is_authorized
+from .inventory import LIVE_STATES, instance_fields, is_authorized, tag_dict
 from .models import Instance
 from .pricing import latest_spot_prices
 
@@ -241,17 +242,21 @@ def rogue_enforce(*, account: Account, now=None) -> tuple[int, int, int]:
     overdue = [
         i for i in instances if i.auth_status == AuthStatus.FLAGGED and i.flagged_at and now - i.flagged_at >= grace
     ]
-    already_requested = set(
-        ApprovalRequest.objects.filter(
-            action_type=ActionType.TERMINATE_ROGUE, instance__in=overdue, status=ApprovalStatus.PENDING
-        ).values_list("instance_id", flat=True)
-    ) | set(
-        ApprovalRequest.objects.filter(
-            action_type=ActionType.TERMINATE_ROGUE, instance__in=overdue, status=ApprovalStatus.APPROVED
-        )
-        .exclude(execution_status=ExecutionStatus.FAILED)
-        .values_list("instance_id", flat=True)
-    )
+    # One request per flagging: a pending one, an approved one (unless its execution failed) or a rejected
+    # one made since the instance was flagged all count. An expired request, or a new flagging (a new
+    # flagged_at), lets a new one be filed.
+    flagged_since = {i.pk: i.flagged_at for i in overdue}
+    already_requested = set()
+    for request in ApprovalRequest.objects.filter(
+        action_type=ActionType.TERMINATE_ROGUE,
+        instance__in=overdue,
+        status__in=[ApprovalStatus.PENDING, ApprovalStatus.APPROVED, ApprovalStatus.REJECTED],
+    ).only("instance_id", "status", "execution_status", "created_at"):
+        if request.status == ApprovalStatus.PENDING or (
+            request.created_at >= flagged_since[request.instance_id]
+            and not (request.status == ApprovalStatus.APPROVED and request.execution_status == ExecutionStatus.FAILED)
+        ):
+            already_requested.add(request.instance_id)
     filed = 0
     for instance in overdue:
         if instance.pk in already_requested:
@@ -280,10 +285,23 @@ def rogue_enforce(*, account: Account, now=None) -> tuple[int, int, int]:
     return flagged, reauthorized, filed
 
 
+def _live_instance(ec2, instance_id: str) -> dict | None:
+    """The instance as EC2 describes it now, or None when EC2 no longer knows it."""
+    try:
+        reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "InvalidInstanceID.NotFound":
+            return None
+        raise
+    return next((raw for reservation in reservations for raw in reservation["Instances"]), None)
+
+
 def terminate_rogue_instance(request: ApprovalRequest) -> dict:
     """Executor of an approved TERMINATE_ROGUE request: terminate through EC2, mark TERMINATED.
 
-    Idempotent: an instance already terminated (in AWS or here) is reported, not terminated twice."""
+    Idempotent: an instance already terminated (in AWS or here) is reported, not terminated twice. The
+    instance's tags are checked in AWS right before terminating: one that gained an authorizing tag since
+    the last discovery is refused."""
     instance = request.instance
     if instance is None:
         raise DomainError("The instance of this request no longer exists in spotopt.", code="instance_gone")
@@ -297,8 +315,19 @@ def terminate_rogue_instance(request: ApprovalRequest) -> dict:
     region = request.action_payload.get("region") or instance.region
     with aws.aws_errors(f"terminate {instance.instance_id} in {region}"):
         ec2 = aws.client_for(instance.account, "ec2", region)
-        answer = ec2.terminate_instances(InstanceIds=[instance.instance_id])
-    state = (answer.get("TerminatingInstances") or [{}])[0].get("CurrentState", {}).get("Name", "shutting-down")
+        # What we know may be up to a discovery interval old: look at the instance as it is now.
+        live = _live_instance(ec2, instance.instance_id)
+        if live is None or live.get("State", {}).get("Name") in ("shutting-down", "terminated"):
+            state = "already terminated"
+        elif is_authorized(tag_dict(live)):
+            raise DomainError(
+                f"{instance.instance_id} now carries an authorizing tag in AWS (it is no longer rogue); "
+                "not terminated.",
+                code="no_longer_rogue",
+            )
+        else:
+            answer = ec2.terminate_instances(InstanceIds=[instance.instance_id])
+            state = (answer.get("TerminatingInstances") or [{}])[0].get("CurrentState", {}).get("Name", "shutting-down")
     with transaction.atomic():
         locked = Instance.objects.select_for_update().get(pk=instance.pk)
         locked.move_auth_status(AuthStatus.TERMINATED)

@@ -41,6 +41,7 @@ from . import services
 from .choices import AuthStatus, Lifecycle, OrchestratorType, PipelineMode
 from .filters import InstanceFilterSet
 from .forms import InstanceLabForm
+from .inventory import authorizing_rule
 from .models import Instance
 from .pricing import instance_hourly
 from .selectors import fleet_summary, instances_for
@@ -97,15 +98,6 @@ def _or_list(items: list[str]) -> str:
 
 def authorizing_tags_sentence() -> str:
     return _or_list(list(settings.FLEET_AUTHORIZING_TAGS))
-
-
-def _authorizing_rule(tags: dict) -> str | None:
-    """The first rule of settings.FLEET_AUTHORIZING_TAGS the tags satisfy (see fleet.inventory.is_authorized)."""
-    for rule in settings.FLEET_AUTHORIZING_TAGS:
-        key, _, value = rule.partition("=")
-        if key in tags and (not value or tags[key] == value):
-            return rule
-    return None
 
 
 def _hours_since(moment, now) -> int:
@@ -317,7 +309,7 @@ def _what_happens_next(instance: Instance, now) -> dict:
     """The authorization status in plain words: why, and what spotopt does next."""
     grace = settings.ROGUE_GRACE_HOURS
     tags = (instance.instance_metadata or {}).get("tags") or {}
-    rule = _authorizing_rule(tags)
+    rule = authorizing_rule(tags)
     sentence = authorizing_tags_sentence()
     if instance.auth_status == AuthStatus.FLAGGED:
         deadline = instance.flagged_at + timedelta(hours=grace) if instance.flagged_at else None
@@ -388,7 +380,7 @@ def _render_detail(request, instance: Instance, *, lab_form=None, status=200):
         "metadata": metadata,
         # (key, value, whether this tag alone authorizes the instance)
         "tags": [
-            (key, value, _authorizing_rule({key: value}) is not None)
+            (key, value, authorizing_rule({key: value}) is not None)
             for key, value in sorted(tags.items(), key=lambda item: item[0].lower())
         ],
         "auth": _what_happens_next(instance, now),

@@ -21,7 +21,7 @@ from tests.aws_fixtures import (
     ALLOW_DESCRIBE_INSTANCES,
     CUSTOMER_ACCOUNT,
     OTHER_CUSTOMER_ACCOUNT,
-    aws_calls,  # noqa: F401
+    AwsCalls,
     create_user_with_keys,
     customer_session,
     launch_instances,
@@ -30,6 +30,14 @@ from tests.aws_fixtures import (
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("moto")]
+
+
+@pytest.fixture
+def calls(request):
+    """Every AWS API call discovery and the executor make, by operation (after moto's session reset)."""
+    request.getfixturevalue("moto")
+    return AwsCalls().install()
+
 
 ROLE_ARN = f"arn:aws:iam::{CUSTOMER_ACCOUNT}:role/SpotOptimizerCrossAccountRole"
 
@@ -384,9 +392,9 @@ def test_a_mixed_estate_is_discovered_with_orchestrator_membership_lifecycle_and
     assert found[estate["eks"][0]].instance_metadata["tags"] == {**EKS_NODE_TAGS}
 
 
-def test_spot_prices_are_asked_once_per_page_for_the_spot_pools_only(connected, estate, aws_calls):
+def test_spot_prices_are_asked_once_per_page_for_the_spot_pools_only(connected, estate, calls):
     account_discover(account=connected)
-    lookups = aws_calls.named("DescribeSpotPriceHistory")
+    lookups = calls.named("DescribeSpotPriceHistory")
     # One call per region (each region is one page); only the types that run as spot there.
     assert sorted(tuple(call["InstanceTypes"]) for call in lookups) == [("c5.large",), ("c5.large", "m5.xlarge")]
     assert all(call["ProductDescriptions"] == ["Linux/UNIX"] for call in lookups)
@@ -563,7 +571,7 @@ def test_discovery_queries_do_not_grow_with_the_number_of_instances(make_account
     assert len(discovery_queries(large)) == len(discovery_queries(small))
 
 
-def test_discovery_queries_grow_with_pages_not_instances(make_account, client_user, monkeypatch, aws_calls):
+def test_discovery_queries_grow_with_pages_not_instances(make_account, client_user, monkeypatch, calls):
     monkeypatch.setattr(fleet_services, "PAGE_SIZE", 2)  # moto pages by reservation: 2 reservations a page
     one_page = one_region_account(make_account, client_user, CUSTOMER_ACCOUNT)
     three_pages = one_region_account(make_account, client_user, OTHER_CUSTOMER_ACCOUNT)
@@ -577,9 +585,9 @@ def test_discovery_queries_grow_with_pages_not_instances(make_account, client_us
     pages = []
     queries = []
     for account in (one_page, three_pages, three_large_pages):
-        listed_before = len(aws_calls.named("DescribeInstances"))
+        listed_before = len(calls.named("DescribeInstances"))
         queries.append(discovery_queries(account))
-        pages.append(len(aws_calls.named("DescribeInstances")) - listed_before)
+        pages.append(len(calls.named("DescribeInstances")) - listed_before)
     one, three, three_large = queries
 
     assert pages == [1, 3, 3]
