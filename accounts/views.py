@@ -206,12 +206,6 @@ class AccountListView(TenantScopedMixin, ListView):
         self.filterset = AccountFilterSet(self.request.GET or None, queryset=accounts_for(self.request.user))
         return self.filterset.qs
 
-    def paginate_queryset(self, queryset, page_size):
-        # An out-of-range ?page= shows the last page instead of a 404.
-        paginator = self.get_paginator(queryset, page_size)
-        page = paginator.get_page(self.request.GET.get(self.page_kwarg))
-        return paginator, page, page.object_list, page.has_other_pages()
-
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         user = self.request.user

@@ -30,31 +30,12 @@ from .filters import ApprovalRequestFilterSet
 from .forms import ApproveForm, RejectForm
 from .models import ApprovalRequest
 from .policy import DECISION_SCOPE, can_retry_execution, decision_refusal
+from .presentation import EXECUTION_TONES, RISK_TONES, STATUS_TONES
 from .registry import describe
 from .selectors import approvals_for
 
 APPROVALS_PER_PAGE = 25
 
-# What each state looks like (badge tones of spotopt.css; "" is the neutral grey badge).
-STATUS_TONES = {
-    ApprovalStatus.PENDING: "warn",
-    ApprovalStatus.APPROVED: "ok",
-    ApprovalStatus.REJECTED: "error",
-    ApprovalStatus.EXPIRED: "",
-}
-RISK_TONES = {
-    RiskLevel.LOW: "",
-    RiskLevel.MEDIUM: "info",
-    RiskLevel.HIGH: "warn",
-    RiskLevel.CRITICAL: "error",
-}
-EXECUTION_TONES = {
-    ExecutionStatus.NOT_STARTED: "",
-    ExecutionStatus.QUEUED: "info",
-    ExecutionStatus.RUNNING: "info",
-    ExecutionStatus.SUCCEEDED: "ok",
-    ExecutionStatus.FAILED: "error",
-}
 AUTOMATIC_REQUESTER = "spotopt (automatic)"
 
 
@@ -126,12 +107,6 @@ class ApprovalRequestListView(TenantScopedMixin, ListView):
             self.request.GET or None, queryset=approvals_for(self.request.user), request=self.request
         )
         return self.filterset.qs
-
-    def paginate_queryset(self, queryset, page_size):
-        # An out-of-range ?page= shows the last page instead of a 404.
-        paginator = self.get_paginator(queryset, page_size)
-        page = paginator.get_page(self.request.GET.get(self.page_kwarg))
-        return paginator, page, page.object_list, page.has_other_pages()
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -31,9 +31,9 @@ from accounts.choices import AccountStatus, EnvironmentType, Role
 from accounts.roles import Capability, can, effective_role
 from accounts.selectors import accounts_for
 from approvals.choices import ActionType
+from approvals.presentation import RISK_TONES
+from approvals.presentation import STATUS_TONES as APPROVAL_STATUS_TONES
 from approvals.selectors import approvals_for
-from approvals.views import RISK_TONES
-from approvals.views import STATUS_TONES as APPROVAL_STATUS_TONES
 from spotopt.errors import DomainError, PermissionRefused
 from spotopt.tenancy import TenantScopedMixin
 
@@ -239,12 +239,6 @@ class InstanceListView(TenantScopedMixin, ListView):
         if self.filterset.form.cleaned_data.get("ordering"):
             queryset = queryset.order_by(*queryset.query.order_by, "instance_id")  # a stable page order
         return queryset
-
-    def paginate_queryset(self, queryset, page_size):
-        # An out-of-range ?page= shows the last page instead of a 404.
-        paginator = self.get_paginator(queryset, page_size)
-        page = paginator.get_page(self.request.GET.get(self.page_kwarg))
-        return paginator, page, page.object_list, page.has_other_pages()
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

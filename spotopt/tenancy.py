@@ -50,12 +50,19 @@ class SignInRequiredMixin:
 
 
 class TenantScopedMixin(SignInRequiredMixin):
-    """For class-based dashboard views: the queryset is the model's `for_user(request.user)`."""
+    """For class-based dashboard views: the queryset is the model's `for_user(request.user)`.
+
+    List views also get forgiving pagination: an out-of-range ?page= shows the last page, not a 404."""
 
     model = None
 
     def get_queryset(self):
         return self.model.objects.for_user(self.request.user)
+
+    def paginate_queryset(self, queryset, page_size):
+        paginator = self.get_paginator(queryset, page_size)
+        page = paginator.get_page(self.request.GET.get(self.page_kwarg))
+        return paginator, page, page.object_list, page.has_other_pages()
 
 
 class CapabilityRequiredMixin:
