@@ -1,57 +1,45 @@
 """API of accounts and onboarding: /api/v1/accounts/ and /api/v1/onboarding/…"""
 
 from django.http import HttpResponse
-from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 
-from spotopt.tenancy import CapabilityPermission, TenantScopedViewSetMixin
+from spotopt.errors import DomainError, NotFound
+from spotopt.tenancy import TenantViewSet
 
-from . import cloudformation, services
+from . import cloudformation, services, teams
 from .filters import AccountFilterSet
-from .models import Account
+from .models import Account, Team
 from .roles import Capability
-from .selectors import account_progress
+from .selectors import account_progress, accounts_for, open_invitations, team_members
 from .serializers import (
+    AccessKeysOnlySerializer,
     AccessKeysSerializer,
     AccountSerializer,
     AccountUpdateSerializer,
     OnboardingSerializer,
     PendingAccountCreateSerializer,
+    TeamInvitationCreatedSerializer,
+    TeamInvitationCreateSerializer,
+    TeamInvitationSerializer,
+    TeamMemberSerializer,
+    TeamRenameSerializer,
+    TeamSerializer,
     VerifyRoleSerializer,
 )
 
 
-def onboarding_details(*, account: Account, request) -> dict:
-    """The CloudFormation step of a pending account: External ID, template links, quick-create link."""
-    template_url = reverse("onboarding-template", args=[account.pk])
-    return {
-        "account": account,
-        "external_id": account.external_id,
-        "platform_principal_arn": cloudformation.platform_principal(),
-        "template_json_url": request.build_absolute_uri(f"{template_url}?output=json"),
-        "template_yaml_url": request.build_absolute_uri(f"{template_url}?output=yaml"),
-        "quick_create_url": cloudformation.quick_create_url_for_account(account=account),
-        "role_arn_example": cloudformation.role_arn_for("123456789012", cloudformation.role_name()),
-    }
+class AccountViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin):
+    """Connected AWS accounts. Customers see their team's; admins every tenant's; lab users LAB accounts."""
 
-
-class AccountViewSet(
-    TenantScopedViewSetMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
-    """Connected AWS accounts. Customers see their own; admins every tenant's; lab users LAB accounts."""
-
-    queryset = Account.objects.select_related("user").order_by("account_name", "created_at")
+    selector = accounts_for
     serializer_class = AccountSerializer
     filterset_class = AccountFilterSet
-    permission_classes = [CapabilityPermission]
     write_capability = Capability.MANAGE_ACCOUNTS
+    aws_actions = ("retry",)
 
     @extend_schema(request=AccountUpdateSerializer, responses=AccountSerializer)
     def partial_update(self, request, *args, **kwargs):
@@ -73,18 +61,17 @@ class AccountViewSet(
         return Response(AccountSerializer(account).data)
 
 
-class OnboardingViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
+class OnboardingViewSet(TenantViewSet):
     """Connecting an AWS account: by CloudFormation role (create -> template -> verify) or by access keys."""
 
-    queryset = Account.objects.select_related("user")
+    model = Account
     serializer_class = AccountSerializer
-    permission_classes = [CapabilityPermission]
     write_capability = Capability.CONNECT_ACCOUNTS
     throttle_scope = "onboarding"
+    # The CloudFormation template needs the platform's identity (STS) too.
+    aws_actions = ("create_pending", "template", "verify", "connect_credentials", "credentials", "discovery")
 
     def get_throttles(self):
-        from rest_framework.throttling import ScopedRateThrottle
-
         return [ScopedRateThrottle()] if self.request.method == "POST" else []
 
     @extend_schema(request=PendingAccountCreateSerializer, responses={201: OnboardingSerializer})
@@ -94,7 +81,7 @@ class OnboardingViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
         form = PendingAccountCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         account = services.account_create_pending(user=request.user, **form.validated_data)
-        details = onboarding_details(account=account, request=request)
+        details = cloudformation.onboarding_details(account=account, request=request)
         return Response(OnboardingSerializer(details).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -107,9 +94,8 @@ class OnboardingViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
         account = self.get_object()
         output = request.query_params.get("output", "json")
         if output not in ("json", "yaml") or account.connection_method != "iam_role" or not account.external_id:
-            return Response(
-                {"detail": "The template is for role-connected accounts, as ?output=json or ?output=yaml."},
-                status=status.HTTP_400_BAD_REQUEST,
+            raise DomainError(
+                "The template is for role-connected accounts, as ?output=json or ?output=yaml.", code="no_template"
             )
         text, content_type = cloudformation.template_text_for_account(account=account, output=output)
         response = HttpResponse(text, content_type=content_type)
@@ -138,6 +124,18 @@ class OnboardingViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
             AccountSerializer(account).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
 
+    @extend_schema(request=AccessKeysOnlySerializer, responses=AccountSerializer)
+    @action(detail=True, methods=["post"])
+    def credentials(self, request, pk=None):
+        """A pending CloudFormation account, connected with access keys instead (its External ID is dropped).
+        When the team already has the keys' AWS account, that one is answered and the placeholder removed."""
+        form = AccessKeysOnlySerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        account = services.account_connect_pending_with_keys(
+            user=request.user, account=self.get_object(), **form.validated_data
+        )
+        return Response(AccountSerializer(account).data)
+
     @extend_schema(methods=["GET"], request=None, responses=dict)
     @extend_schema(methods=["POST"], request=None, responses={202: dict})
     @action(detail=True, methods=["get", "post"])
@@ -151,6 +149,82 @@ class OnboardingViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
         return Response(account_progress(account))
 
 
+# --- Teams ------------------------------------------------------------------------------------------------
+
+TEAMS_ARE_FOR_CUSTOMERS = "Teams are for customers; operators see every tenant by role."
+
+
+class TeamViewSet(TenantViewSet):
+    """Your team: its name and members (GET), rename it (PATCH, clients). /api/v1/team/"""
+
+    read_capability = Capability.VIEW_TEAM
+    read_refusal = TEAMS_ARE_FOR_CUSTOMERS
+    write_capability = Capability.MANAGE_TEAM
+    write_refusal = "Only the team's clients rename the team."
+    serializer_class = TeamSerializer
+
+    def get_queryset(self):
+        return Team.objects.filter(pk=getattr(self.request.user, "team_id", None))
+
+    def _team(self, request):
+        if request.user.team_id is None:
+            raise NotFound("You are not in a team: a client of a team has to invite you.")
+        return request.user.team
+
+    @extend_schema(responses=TeamSerializer)
+    def list(self, request):
+        return Response(TeamSerializer(self._team(request), context={"request": request}).data)
+
+    @extend_schema(request=TeamRenameSerializer, responses=TeamSerializer)
+    def partial_update_team(self, request):
+        self._team(request)
+        form = TeamRenameSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        team = teams.team_rename(user=request.user, name=form.validated_data["name"])
+        return Response(TeamSerializer(team, context={"request": request}).data)
+
+
+class TeamMemberViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin):
+    """The members of your team; DELETE takes one out of the team (clients; not yourself)."""
+
+    selector = team_members
+    serializer_class = TeamMemberSerializer
+    read_capability = Capability.VIEW_TEAM
+    read_refusal = TEAMS_ARE_FOR_CUSTOMERS
+    write_capability = Capability.MANAGE_TEAM
+    write_refusal = "Only the team's clients remove members."
+
+    def perform_destroy(self, member):
+        teams.team_member_remove(user=self.request.user, member=member)
+
+
+class TeamInvitationViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin):
+    """Your team's open invitations; POST invites (the answer carries the link, once); DELETE withdraws."""
+
+    selector = open_invitations
+    serializer_class = TeamInvitationSerializer
+    read_capability = Capability.MANAGE_TEAM
+    read_refusal = "Only the team's clients see and send invitations."
+    write_capability = Capability.MANAGE_TEAM
+    write_refusal = "Only the team's clients see and send invitations."
+
+    @extend_schema(request=TeamInvitationCreateSerializer, responses={201: TeamInvitationCreatedSerializer})
+    def create(self, request):
+        form = TeamInvitationCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        invitation, link = teams.team_invitation_create(user=request.user, **form.validated_data)
+        data = {**TeamInvitationSerializer(invitation).data, "link": link}
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, invitation):
+        teams.team_invitation_revoke(user=self.request.user, invitation=invitation)
+
+
 def register(router) -> None:
     router.register("accounts", AccountViewSet, basename="account")
     router.register("onboarding", OnboardingViewSet, basename="onboarding")
+    router.register("team/members", TeamMemberViewSet, basename="team-member")
+    router.register("team/invitations", TeamInvitationViewSet, basename="team-invitation")
+
+
+team_view = TeamViewSet.as_view({"get": "list", "patch": "partial_update_team"})

@@ -8,9 +8,7 @@ How a lockout travels, for the three ways in:
 - the JWT endpoint: simplejwt authenticates with DRF's Request, so the flag lands on that wrapper and the
   middleware never sees it; `TokenObtainPairView` checks the flag itself and answers the same JSON 429.
 
-Usernames are case-insensitive (accounts.models.UserManager), so every way in first maps the typed name to
-one spelling (`canonical_username`): otherwise "Alice", "ALICE" and "alice" would each get their own
-AXES_FAILURE_LIMIT tries.
+Every way in first maps the typed username to its stored spelling (accounts.signin.canonical_username).
 """
 
 import math
@@ -18,25 +16,25 @@ import math
 from axes.helpers import get_client_ip_address, get_cool_off
 from axes.utils import reset as axes_reset
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import REDIRECT_FIELD_NAME, get_user_model
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.response import Response
 from rest_framework_simplejwt import serializers as jwt_serializers
 from rest_framework_simplejwt import views as jwt_views
 
-API_PATH_PREFIX = "/api/"
+from spotopt.api import is_api_request
+
+from .forms import LoginForm
+from .signin import INVALID_LOGIN_MESSAGE, canonical_username
+
 LOCKED_OUT_CODE = "locked_out"
-# One message for the sign-in page, the admin and the API: it does not say which of the two was wrong, nor
-# whether the account exists or is inactive.
-INVALID_LOGIN_MESSAGE = "No active account matches that username and password. Passwords are case-sensitive."
-
-
-def canonical_username(raw: str) -> str:
-    """The stored spelling of `raw` (matched ignoring case), or `raw` lower-cased when no user has it."""
-    stored = get_user_model().objects.filter(username__iexact=raw).values_list("username", flat=True).first()
-    return stored if stored is not None else raw.lower()
+LOGIN_TEMPLATE = "accounts/login.html"
 
 
 def lockout_message(request: HttpRequest | None = None) -> str:
@@ -53,8 +51,29 @@ def _retry_after_seconds(request) -> int | None:
     return max(1, math.ceil(cool_off.total_seconds())) if cool_off else None
 
 
-def _is_api_request(request) -> bool:
-    return request.path.startswith(API_PATH_PREFIX)
+def _safe_next_url(request) -> str:
+    candidate = request.POST.get(REDIRECT_FIELD_NAME) or request.GET.get(REDIRECT_FIELD_NAME) or ""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    # Locked out at the admin's own login page: come back to the admin after signing in.
+    if request.path == reverse("admin:login"):
+        return reverse("admin:index")
+    return ""
+
+
+def render_locked_out_sign_in(request, *, message: str):
+    """The sign-in page with the lockout message, status 429.
+
+    The form is fresh (no "wrong password" error: the password was not even checked) and keeps the
+    username as typed; it posts to the sign-in page whichever page the attempt came from (e.g. the admin).
+    """
+    form = LoginForm(request, initial={"username": request.POST.get("username", "")[:150]})
+    context = {"form": form, "lockout_message": message, "title": "Sign in", "next": _safe_next_url(request)}
+    response = render(request, LOGIN_TEMPLATE, context, status=429)
+    add_never_cache_headers(response)
+    return response
 
 
 def lockout_response(request, original_response=None, credentials=None) -> HttpResponse:
@@ -65,11 +84,9 @@ def lockout_response(request, original_response=None, credentials=None) -> HttpR
     the stored spelling (that would tell a stranger the account exists).
     """
     message = lockout_message(request)
-    if _is_api_request(request):
+    if is_api_request(request):
         response = JsonResponse({"detail": message, "code": LOCKED_OUT_CODE}, status=status.HTTP_429_TOO_MANY_REQUESTS)
     else:
-        from .views import render_locked_out_sign_in  # the views import this module
-
         response = render_locked_out_sign_in(request, message=message)
     retry_after = _retry_after_seconds(request)
     if retry_after:

@@ -24,3 +24,10 @@ class AccountStatus(models.TextChoices):
     CONNECTED = "connected", "Connected"
     ACTIVE = "active", "Active"
     FAILED = "failed", "Failed"
+
+
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    REVOKED = "revoked", "Revoked"
+    EXPIRED = "expired", "Expired"

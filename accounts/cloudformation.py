@@ -13,14 +13,18 @@ quick-create link.
 """
 
 import json
+import logging
 import re
 from urllib.parse import quote, urlencode
 
 import yaml
 from django.conf import settings
+from django.urls import reverse
 
 from spotopt import aws
-from spotopt.errors import DomainError
+from spotopt.errors import DomainError, ServiceUnavailable
+
+logger = logging.getLogger(__name__)
 
 TEMPLATE_FORMAT_VERSION = "2010-09-09"
 ROLE_LOGICAL_ID = "Role"
@@ -372,8 +376,53 @@ CONTENT_TYPES = {"json": "application/json", "yaml": "application/x-yaml"}
 _RENDERERS = {"json": cloudformation_template_json, "yaml": cloudformation_template_yaml}
 
 
+class PlatformSetupIncomplete(ServiceUnavailable):
+    """The operator has not finished the platform's own AWS setup. Customers are told only that; the detail
+    (which setting, what AWS said) goes to the log, `manage.py check --deploy` and the admin's index."""
+
+    code = "platform_setup_incomplete"
+    CUSTOMER_MESSAGE = (
+        "spotopt's operator has not finished setting up the platform's AWS identity, so the CloudFormation "
+        "template cannot be made yet. Try again later, or connect the account with access keys meanwhile."
+    )
+
+    def __init__(self, operator_detail: str):
+        super().__init__(self.CUSTOMER_MESSAGE)
+        self.operator_detail = operator_detail
+
+
+def platform_setup_problems() -> list[str]:
+    """What an operator must fix before customers can use the CloudFormation onboarding ([] when nothing).
+    Asks STS for the platform's identity unless PLATFORM_AWS_PRINCIPAL_ARN names it."""
+    problems = []
+    try:
+        principal = aws.platform_principal_arn()
+    except DomainError as error:
+        problems.append(f"The platform's AWS identity is unknown: {error.message}")
+    else:
+        if not re.fullmatch(PRINCIPAL_ARN_PATTERN, principal):
+            problems.append(
+                f"The platform principal '{principal}' is not an IAM role or user ARN "
+                "(arn:aws:iam::<account>:role/<name>), so customers' roles cannot trust it. Set "
+                "PLATFORM_AWS_PRINCIPAL_ARN to the IAM role the platform runs as."
+            )
+    name = settings.CLOUDFORMATION_ROLE_NAME
+    if not (len(name or "") <= ROLE_NAME_MAX_LENGTH and re.fullmatch(ROLE_NAME_PATTERN, name or "")):
+        problems.append(
+            f"CLOUDFORMATION_ROLE_NAME '{name}' is not a valid IAM role name (1-{ROLE_NAME_MAX_LENGTH} characters "
+            "of letters, digits and +=,.@-_)."
+        )
+    return problems
+
+
 def platform_principal() -> str:
-    """The principal customer roles trust (raises DomainError when the platform cannot find out who it is)."""
+    """The principal customer roles trust; PlatformSetupIncomplete (logged for the operator) when the
+    platform's setup does not allow a template yet."""
+    problems = platform_setup_problems()
+    if problems:
+        detail = " ".join(problems)
+        logger.error("CloudFormation onboarding is unavailable until the operator fixes: %s", detail)
+        raise PlatformSetupIncomplete(detail)
     return aws.platform_principal_arn()
 
 
@@ -410,3 +459,19 @@ def quick_create_url_for_account(*, account) -> str | None:
         role_name=role_name(),
         platform_principal_arn=platform_principal(),
     )
+
+
+def onboarding_details(*, account, request) -> dict:
+    """The CloudFormation step of a pending account: External ID, template links, quick-create link.
+    Raises PlatformSetupIncomplete when the operator's setup does not allow a template yet."""
+    template_url = reverse("onboarding-template", args=[account.pk])
+    principal = platform_principal()
+    return {
+        "account": account,
+        "external_id": account.external_id,
+        "platform_principal_arn": principal,
+        "template_json_url": request.build_absolute_uri(f"{template_url}?output=json"),
+        "template_yaml_url": request.build_absolute_uri(f"{template_url}?output=yaml"),
+        "quick_create_url": quick_create_url_for_account(account=account),
+        "role_arn_example": role_arn_for("123456789012", role_name()),
+    }

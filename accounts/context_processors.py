@@ -28,6 +28,7 @@ NAV_SECTIONS: tuple[NavSection, ...] = (
     NavSection("Waste", "waste_list", Capability.VIEW_ACCOUNTS, "Idle and unused resources, and their clean-up."),
     NavSection("Risk", "risk_pools", Capability.VIEW_ACCOUNTS, "Spot capacity pools and interruption history."),
     NavSection("SLA", "sla_dashboard", Capability.VIEW_ACCOUNTS, "Downtime caused by the platform, per month."),
+    NavSection("Team", "team", Capability.VIEW_TEAM, "The people who share your AWS accounts."),
     NavSection("Lab", "lab_home", Capability.USE_LAB, "Experiments and models on LAB accounts."),
     NavSection("Admin", "admin:index", Capability.USE_DJANGO_ADMIN, "Users, models and every table (Django admin)."),
     NavSection("API docs", "api_docs", None, "The REST API (OpenAPI), with a console to try it."),

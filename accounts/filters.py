@@ -1,19 +1,52 @@
 import django_filters
 from django.db.models import Q
 
+from spotopt.filters import AnySelect, FilterSet, SearchInput
+
 from .choices import AccountStatus, ConnectionMethod, EnvironmentType
 from .models import Account
 
 
-class AccountFilterSet(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=AccountStatus.choices)
-    environment_type = django_filters.ChoiceFilter(choices=EnvironmentType.choices)
-    connection_method = django_filters.ChoiceFilter(choices=ConnectionMethod.choices)
-    q = django_filters.CharFilter(method="search", label="Name or AWS account id")
+class AccountChoiceField(django_filters.fields.ModelChoiceField):
+    def label_from_instance(self, account):
+        return account.account_name
 
-    class Meta:
+
+class AccountChoiceFilter(django_filters.ModelChoiceFilter):
+    """ "Which account": the choices are the accounts the user may see (another tenant's id is an invalid
+    choice, not data). Shared by every list that belongs to accounts (fleet, approvals, …)."""
+
+    field_class = AccountChoiceField
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("queryset", self._accounts_of)
+        kwargs.setdefault("empty_label", "Any account")
+        super().__init__(**kwargs)
+
+    @staticmethod
+    def _accounts_of(request):
+        if request is None:
+            return Account.objects.none()
+        return Account.objects.for_user(request.user).order_by("account_name", "id")
+
+
+class AccountFilterSet(FilterSet):
+    q = django_filters.CharFilter(
+        method="search", label="Search", widget=SearchInput(attrs={"placeholder": "Name or AWS account id"})
+    )
+    status = django_filters.MultipleChoiceFilter(
+        choices=AccountStatus.choices, widget=AnySelect(any_label="Any status")
+    )
+    environment_type = django_filters.ChoiceFilter(
+        choices=EnvironmentType.choices, label="Environment", empty_label="Any environment"
+    )
+    connection_method = django_filters.ChoiceFilter(
+        choices=ConnectionMethod.choices, label="Connection", empty_label="Any method"
+    )
+
+    class Meta(FilterSet.Meta):
         model = Account
-        fields = ["status", "environment_type", "connection_method"]
+        fields = ["q", "status", "environment_type", "connection_method"]
 
     def search(self, queryset, name, value):
         value = value.strip()

@@ -6,8 +6,8 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 
 from . import cloudformation
-from .auth import INVALID_LOGIN_MESSAGE, canonical_username
-from .choices import EnvironmentType
+from .choices import EnvironmentType, Role
+from .signin import INVALID_LOGIN_MESSAGE, canonical_username
 
 # --- Sign-in ------------------------------------------------------------------------------------------
 
@@ -115,31 +115,47 @@ class RoleConnectForm(_ConnectForm):
     field_order = ["account_name", "environment_type", "region", "regions"]
 
 
+def _access_key_fields() -> dict:
+    return {
+        "access_key_id": forms.CharField(
+            label="Access key ID",
+            max_length=128,
+            widget=forms.TextInput(
+                attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none", "placeholder": "AKIA…"}
+            ),
+        ),
+        "secret_access_key": forms.CharField(
+            label="Secret access key",
+            max_length=256,
+            # render_value=False: after an error the field comes back empty, never with the secret in it.
+            widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"}),
+            help_text="Checked with AWS STS, then stored encrypted. spotopt never shows it again.",
+        ),
+    }
+
+
 class AccessKeysConnectForm(_ConnectForm):
     """Connect with an IAM user's access keys. The secret is never rendered back into the page."""
 
     field_order = ["access_key_id", "secret_access_key", "account_name", "environment_type", "region", "regions"]
 
-    access_key_id = forms.CharField(
-        label="Access key ID",
-        max_length=128,
-        widget=forms.TextInput(
-            attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none", "placeholder": "AKIA…"}
-        ),
-    )
-    secret_access_key = forms.CharField(
-        label="Secret access key",
-        max_length=256,
-        # render_value=False: after an error the field comes back empty, never with the secret in it.
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"}),
-        help_text="Checked with AWS STS, then stored encrypted. spotopt never shows it again.",
-    )
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields.update(_access_key_fields())
+        self.order_fields(self.field_order)
         name = self.fields["account_name"]
         name.required = False
         name.help_text = "Optional. Without a name the account is called after its AWS account id."
+
+
+class PendingKeysForm(DomainErrorFormMixin, forms.Form):
+    """A pending CloudFormation account, connected with access keys instead (on the account's page)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "pending-keys-%s")
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.fields.update(_access_key_fields())
 
 
 class VerifyRoleForm(DomainErrorFormMixin, forms.Form):
@@ -175,3 +191,73 @@ class AccountSettingsForm(_AccountFieldsForm):
                 "regions": account.regions_to_scan,
             }
         )
+
+
+# --- Teams ------------------------------------------------------------------------------------------------
+
+
+class InviteForm(DomainErrorFormMixin, forms.Form):
+    domain_error_fields = {"invalid_role": "role", "already_member": "email"}
+
+    email = forms.EmailField(label="Their email address", max_length=254)
+    role = forms.ChoiceField(
+        label="As",
+        choices=[
+            (Role.USER, "Read-only user: sees the team's accounts, fleet and approvals, changes nothing"),
+            (Role.CLIENT, "Client: also connects and manages accounts, decides approvals and invites others"),
+        ],
+        initial=Role.USER,
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "invite-%s")
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class TeamRenameForm(DomainErrorFormMixin, forms.Form):
+    domain_error_fields = {"invalid_name": "name"}
+
+    name = forms.CharField(label="Team name", max_length=255)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "team-%s")
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class SignUpForm(DomainErrorFormMixin, forms.Form):
+    """Sign up through an invitation: the email address is the invitation's, the rest is the newcomer's."""
+
+    domain_error_fields = {
+        "invalid_username": "username",
+        "username_taken": "username",
+        "invalid_password": "password",
+    }
+
+    username = forms.CharField(
+        label="Username",
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"}),
+    )
+    full_name = forms.CharField(label="Your name", max_length=255, required=False)
+    password = forms.CharField(
+        label="Password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 10 characters, not a common password, not all digits.",
+    )
+    password_again = forms.CharField(
+        label="Password (again)", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "signup-%s")
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("password") and cleaned.get("password") != cleaned.get("password_again"):
+            self.add_error("password_again", "The two passwords differ.")
+        return cleaned

@@ -4,13 +4,15 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.dateparse import parse_datetime
 
 from spotopt import crypto
 from spotopt.db import TimestampedModel, choices_check
+from spotopt.scoping import TenantQuerySet
 from spotopt.states import TransitionTable, transition
-from spotopt.tenancy import TenantQuerySet
 
-from .choices import AccountStatus, ConnectionMethod, EnvironmentType, Role
+from .choices import AccountStatus, ConnectionMethod, EnvironmentType, InvitationStatus, Role
+from .roles import Capability, account_scope, can
 
 
 class UserManager(BaseUserManager):
@@ -34,6 +36,10 @@ class UserManager(BaseUserManager):
     def create_user(self, email, username, password=None, **extra):
         extra.setdefault("role", Role.CLIENT)
         extra.setdefault("is_superuser", False)
+        # A client is a customer of their own until invited into another team; a read-only user is
+        # always somebody's colleague, so they join a team by invitation (or are given one).
+        if extra["role"] == Role.CLIENT and extra.get("team") is None:
+            extra["team"] = Team.objects.create(name=f"{extra.get('full_name') or username}'s team")
         return self._create_user(email, username, password, **extra)
 
     def create_superuser(self, email, username, password=None, **extra):
@@ -42,14 +48,30 @@ class UserManager(BaseUserManager):
         return self._create_user(email, username, password, **extra)
 
 
+class Team(TimestampedModel):
+    """A customer: the people who share its AWS accounts. Clients and read-only users belong to one team
+    and see exactly its accounts; operators (admin, super_admin, lab) see by role and need none."""
+
+    name = models.CharField(max_length=255)
+
+    class Meta:
+        ordering = ["name", "created_at"]
+
+    def __str__(self):
+        return self.name
+
+
 class User(AbstractBaseUser, PermissionsMixin):
-    """A person who signs in. The role decides what they may see and do (see accounts/roles.py)."""
+    """A person who signs in. The role decides what they may do (accounts/roles.py), the team which
+    accounts a customer sees."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     email = models.EmailField(unique=True, db_index=True)
     username = models.CharField(max_length=150, unique=True, db_index=True)
     full_name = models.CharField(max_length=255, blank=True)
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.CLIENT, db_index=True)
+    # Removing a member from a team leaves the person without one: they see nothing until invited again.
+    team = models.ForeignKey(Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="members")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -85,6 +107,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     def is_staff(self) -> bool:
         return self.is_super_admin
 
+    # The two rules the web and model halves of tenancy ask the user for (spotopt.tenancy, spotopt.scoping).
+    def can(self, capability) -> bool:
+        return can(self, capability)
+
+    def account_scope(self) -> dict | None:
+        return account_scope(self)
+
     def has_perm(self, perm, obj=None):
         return self.is_super_admin or super().has_perm(perm, obj)
 
@@ -114,7 +143,9 @@ class AccountQuerySet(TenantQuerySet):
 class Account(TimestampedModel):
     """A customer's AWS account connected to the platform (IAM role with External ID, or access keys)."""
 
+    # Who connected it (kept as its owner); the team decides who sees it.
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="aws_accounts")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="aws_accounts")
     # The AWS account id once known; "pending-<uuid>" until the role has been verified.
     account_id = models.CharField(max_length=64, unique=True)
     account_name = models.CharField(max_length=255)
@@ -139,7 +170,7 @@ class Account(TimestampedModel):
 
     class Meta:
         ordering = ["account_name", "account_id"]
-        indexes = [models.Index(fields=["user", "status"])]
+        indexes = [models.Index(fields=["user", "status"]), models.Index(fields=["team", "status"])]
         constraints = [
             choices_check("environment_type", EnvironmentType, name="account_environment_type_valid"),
             choices_check("connection_method", ConnectionMethod, name="account_connection_method_valid"),
@@ -149,6 +180,14 @@ class Account(TimestampedModel):
     def __str__(self):
         return f"{self.account_name} ({self.account_id})"
 
+    def save(self, *args, **kwargs):
+        # Unless told otherwise, an account belongs to its owner's team (made for them if they have none).
+        if self.team_id is None and self.user_id is not None:
+            from .teams import team_ensure
+
+            self.team = team_ensure(user=self.user)
+        super().save(*args, **kwargs)
+
     @property
     def aws_account_id(self) -> str | None:
         """The AWS account id, or None while the row is a pending placeholder ("pending-…")."""
@@ -157,6 +196,16 @@ class Account(TimestampedModel):
     @property
     def regions_to_scan(self) -> list[str]:
         return list(self.regions) or [self.region]
+
+    @property
+    def last_error(self) -> dict | None:
+        """Why the last attempt (verification, discovery) failed: {"message", "code", …}, never secrets."""
+        return (self.account_metadata or {}).get("last_error")
+
+    @property
+    def last_discovered_at(self):
+        finished = ((self.account_metadata or {}).get("discovery") or {}).get("finished_at")
+        return parse_datetime(finished) if finished else None
 
     def move_to(self, status: str) -> None:
         transition(self, "status", ACCOUNT_STATUS_TRANSITIONS, status)
@@ -184,3 +233,69 @@ class Account(TimestampedModel):
     @property
     def has_access_keys(self) -> bool:
         return bool(self.access_key_id_encrypted)
+
+
+INVITATION_STATUS_TRANSITIONS = TransitionTable(
+    "Team invitation status",
+    InvitationStatus,
+    {
+        InvitationStatus.PENDING: {InvitationStatus.ACCEPTED, InvitationStatus.REVOKED, InvitationStatus.EXPIRED},
+        InvitationStatus.ACCEPTED: set(),
+        InvitationStatus.REVOKED: set(),
+        InvitationStatus.EXPIRED: set(),
+    },
+)
+
+
+class TeamInvitationQuerySet(models.QuerySet):
+    def for_user(self, user):
+        """A customer sees their own team's invitations; operators every team's (they have no team)."""
+        if not can(user, Capability.VIEW_ALL_TENANTS):
+            return self.filter(team_id=user.team_id) if user.is_authenticated and user.team_id else self.none()
+        return self
+
+
+class TeamInvitation(TimestampedModel):
+    """An invitation to join a team, sent by email as a link that expires. Only a hash of the link's token
+    is stored: whoever holds the link may accept it, so the token itself is never kept or logged."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=20, choices=Role.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    status = models.CharField(
+        max_length=10, choices=InvitationStatus.choices, default=InvitationStatus.PENDING, db_index=True
+    )
+    invited_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="invitations_sent"
+    )
+    expires_at = models.DateTimeField()
+    accepted_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="invitations_accepted"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TeamInvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            choices_check("status", InvitationStatus, name="invitation_status_valid"),
+            # Teams invite customers only: fellow clients or read-only users.
+            models.CheckConstraint(
+                condition=models.Q(role__in=[Role.CLIENT, Role.USER]), name="invitation_role_customer"
+            ),
+            # One open invitation per address and team: inviting again replaces it.
+            models.UniqueConstraint(
+                Lower("email"),
+                "team",
+                condition=models.Q(status=InvitationStatus.PENDING),
+                name="invitation_one_pending_per_email",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.email} to {self.team} ({self.get_status_display()})"
+
+    def move_to(self, status: str) -> None:
+        transition(self, "status", INVITATION_STATUS_TRANSITIONS, status)

@@ -1,13 +1,16 @@
 """The role matrix: which role may do what. One table, used by every page, endpoint and service.
 
 Roles: super_admin (everything: the Django admin, users, production models), admin (every tenant's
-operations and approvals), client (owns AWS accounts: connect, rename, remove, see everything under
-them), user (read-only on their own accounts), lab (the Lab pages and LAB-environment accounts).
+operations and approvals), client (their team's AWS accounts: connect, rename, remove, see everything
+under them; invites colleagues), user (read-only on their team's accounts), lab (the Lab pages and
+LAB-environment accounts).
+
+`account_scope` is the other half of the matrix: which accounts a role sees (spotopt.scoping applies it).
 """
 
 from enum import StrEnum
 
-from .choices import Role
+from .choices import EnvironmentType, Role
 
 
 class Capability(StrEnum):
@@ -21,6 +24,8 @@ class Capability(StrEnum):
     MANAGE_ACCOUNTS = "manage_accounts"  # rename, environment, regions, remove, retry
     USE_LAB = "use_lab"
     VIEW_LAB_ACCOUNTS = "view_lab_accounts"
+    VIEW_TEAM = "view_team"
+    MANAGE_TEAM = "manage_team"  # invite colleagues, remove members, rename the team
 
 
 _ALL = frozenset(Role)
@@ -37,6 +42,9 @@ ROLE_MATRIX: dict[Capability, frozenset[str]] = {
     Capability.MANAGE_ACCOUNTS: frozenset({Role.SUPER_ADMIN, Role.ADMIN, Role.CLIENT}),
     Capability.USE_LAB: frozenset({Role.SUPER_ADMIN, Role.ADMIN, Role.LAB}),
     Capability.VIEW_LAB_ACCOUNTS: frozenset({Role.SUPER_ADMIN, Role.ADMIN, Role.LAB}),
+    # Teams are customers' (operators see every tenant by role and belong to none).
+    Capability.VIEW_TEAM: frozenset({Role.CLIENT, Role.USER}),
+    Capability.MANAGE_TEAM: frozenset({Role.CLIENT}),
 }
 
 
@@ -55,3 +63,16 @@ def can(user, capability: Capability) -> bool:
 def capabilities_of(user) -> frozenset[Capability]:
     role = effective_role(user)
     return frozenset(cap for cap, roles in ROLE_MATRIX.items() if role in roles)
+
+
+def account_scope(user) -> dict | None:
+    """The Account lookups `user` may see: {} every tenant (admins), the LAB environment (lab), their
+    team's accounts (client, user), or None: nothing (signed out, inactive, or a customer without a team)."""
+    role = effective_role(user)
+    if role is None:
+        return None
+    if role in (Role.SUPER_ADMIN, Role.ADMIN):
+        return {}
+    if role == Role.LAB:
+        return {"environment_type": EnvironmentType.LAB}
+    return {"team_id": user.team_id} if user.team_id else None

@@ -1,10 +1,47 @@
-"""Reads of accounts, scoped to the user asking."""
+"""Reads of accounts and teams, scoped to the user asking."""
 
-from .models import Account
+from django.db.models import Count, DecimalField, IntegerField, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from .choices import InvitationStatus
+from .models import Account, TeamInvitation, User
 
 
 def accounts_for(user):
     return Account.objects.for_user(user).select_related("user").order_by("account_name", "created_at")
+
+
+def with_fleet_totals(accounts):
+    """Each account with its active instances' count and known hourly cost, as correlated aggregates (so
+    counting the list for its pages does not compute them: unused subqueries are left out of COUNT)."""
+    from fleet.models import Instance
+
+    active = Instance.objects.filter(account=OuterRef("pk"), is_active=True).order_by().values("account")
+    return accounts.annotate(
+        instance_count=Coalesce(
+            Subquery(active.annotate(n=Count("id")).values("n"), output_field=IntegerField()), Value(0)
+        ),
+        hourly_cost=Subquery(
+            active.annotate(total=Sum("hourly_price")).values("total"),
+            output_field=DecimalField(max_digits=14, decimal_places=6),
+        ),
+    )
+
+
+def team_members(user):
+    """The people of the user's team, clients first (nobody else's team, ever)."""
+    if not user.is_authenticated or user.team_id is None:
+        return User.objects.none()
+    return User.objects.filter(team_id=user.team_id).order_by("role", "username")
+
+
+def open_invitations(user):
+    return (
+        TeamInvitation.objects.for_user(user)
+        .filter(status=InvitationStatus.PENDING)
+        .select_related("invited_by")
+        .order_by("-created_at")
+    )
 
 
 def account_removal_impact(account: Account) -> dict:

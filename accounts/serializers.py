@@ -1,8 +1,8 @@
 from django.conf import settings
 from rest_framework import serializers
 
-from .choices import EnvironmentType
-from .models import Account
+from .choices import EnvironmentType, Role
+from .models import Account, Team, TeamInvitation, User
 from .selectors import account_progress
 
 
@@ -67,11 +67,14 @@ class VerifyRoleSerializer(serializers.Serializer):
     role_arn = serializers.CharField(max_length=2048, trim_whitespace=True)
 
 
-class AccessKeysSerializer(serializers.Serializer):
+class AccessKeysOnlySerializer(serializers.Serializer):
     access_key_id = serializers.CharField(max_length=128, write_only=True, trim_whitespace=True)
     secret_access_key = serializers.CharField(
         max_length=256, write_only=True, trim_whitespace=True, style={"input_type": "password"}
     )
+
+
+class AccessKeysSerializer(AccessKeysOnlySerializer):
     account_name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     environment_type = serializers.ChoiceField(choices=EnvironmentType.choices, default=EnvironmentType.PROD)
     region = _region_field(required=False, default="us-east-1")
@@ -88,3 +91,48 @@ class OnboardingSerializer(serializers.Serializer):
     template_yaml_url = serializers.CharField()
     quick_create_url = serializers.CharField(allow_null=True)
     role_arn_example = serializers.CharField()
+
+
+# --- Teams ------------------------------------------------------------------------------------------------
+
+
+class TeamMemberSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "username", "full_name", "email", "role", "created_at"]
+        read_only_fields = fields
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    members = TeamMemberSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Team
+        fields = ["id", "name", "members", "created_at"]
+        read_only_fields = fields
+
+
+class TeamRenameSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=255)
+
+
+class TeamInvitationSerializer(serializers.ModelSerializer):
+    invited_by = serializers.CharField(source="invited_by.username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = TeamInvitation
+        fields = ["id", "email", "role", "status", "invited_by", "expires_at", "created_at"]
+        read_only_fields = fields
+
+
+class TeamInvitationCreatedSerializer(TeamInvitationSerializer):
+    link = serializers.CharField(help_text="The invitation link: shown this once (it is also emailed).")
+
+    class Meta(TeamInvitationSerializer.Meta):
+        fields = [*TeamInvitationSerializer.Meta.fields, "link"]
+        read_only_fields = fields
+
+
+class TeamInvitationCreateSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    role = serializers.ChoiceField(choices=[Role.USER, Role.CLIENT], default=Role.USER)

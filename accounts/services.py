@@ -6,11 +6,14 @@ Two ways in (the seed's methods):
    assumes the role with the External ID, reads the AWS account id from the assumed identity and moves the
    account pending -> connected; discovery is queued after commit.
 2. Access keys: `account_connect_access_keys` validates the keys with STS GetCallerIdentity, encrypts them
-   and upserts: the same user reconnecting updates their row, a pending placeholder of theirs is upgraded,
-   and an AWS account connected by somebody else is refused (Conflict, HTTP 409) with nothing changed.
+   and upserts: the team's own row for that AWS account is reconnected, otherwise a new account is made;
+   an AWS account connected by another team is refused (Conflict, HTTP 409) with nothing changed. A
+   pending CloudFormation account becomes a keys account only when asked to, on that account
+   (`account_connect_pending_with_keys`), never as a side effect.
 
-An AWS account id is connected at most once across all tenants: the unique constraint on account_id
-decides races; the loser gets the same Conflict as a sequential attempt would.
+Accounts belong to a team (accounts.teams); the person who connected one stays its owner. An AWS account
+id is connected at most once across all tenants: the unique constraint on account_id decides races; the
+loser gets the same Conflict as a sequential attempt would.
 """
 
 import logging
@@ -25,8 +28,9 @@ from spotopt.errors import Conflict, DomainError, PermissionRefused
 from spotopt.q import enqueue_on_commit
 
 from .choices import AccountStatus, ConnectionMethod, EnvironmentType
-from .models import Account, User
+from .models import Account, Team, User
 from .roles import Capability, can
+from .teams import team_ensure
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +90,7 @@ def account_create_pending(
         raise DomainError("The environment type is PROD or LAB.", code="invalid_environment_type")
     return Account.objects.create(
         user=user,
+        team=team_ensure(user=user),
         account_id=f"{PENDING_PREFIX}{uuid.uuid4()}",
         account_name=_clean_name(account_name),
         environment_type=environment_type,
@@ -156,6 +161,19 @@ def _role_error(error: DomainError, account: Account) -> DomainError:
 # --- Access keys --------------------------------------------------------------------------------------
 
 
+def _checked_keys(access_key_id: str, secret_access_key: str) -> tuple[str, str, "aws.Identity"]:
+    """The keys, stripped and checked in shape, and the AWS identity STS says they belong to."""
+    access_key_id = (access_key_id or "").strip()
+    secret_access_key = (secret_access_key or "").strip()
+    if not ACCESS_KEY_ID_PATTERN.match(access_key_id):
+        raise DomainError("That does not look like an AWS access key id (AKIA… or ASIA…).", code="invalid_keys")
+    if len(secret_access_key) < 16:
+        raise DomainError("The secret access key is incomplete.", code="invalid_keys")
+    with aws.aws_errors("check the access keys with STS GetCallerIdentity"):
+        identity = aws.identity_for_keys(access_key_id, secret_access_key)
+    return access_key_id, secret_access_key, identity
+
+
 def account_connect_access_keys(
     *,
     user: User,
@@ -166,25 +184,19 @@ def account_connect_access_keys(
     region: str = "",
     regions=(),
     owner: User | None = None,
+    team: Team | None = None,
 ) -> tuple[Account, bool]:
-    """Validate the keys with STS, encrypt them, and upsert the account. Returns (account, created).
+    """Validate the keys with STS, encrypt them, and connect the AWS account they belong to: the team's
+    row for it is reconnected, else a new account is made. Returns (account, created).
 
-    `owner` is whose account it is (default: the user acting); an admin retrying a customer's account
-    acts for its owner."""
+    `owner` and `team` are whose account it is (default: the user acting and their team); an admin
+    retrying a customer's account acts for its owner and team."""
     _require(user, Capability.CONNECT_ACCOUNTS)
-    owner = owner or user
-    access_key_id = (access_key_id or "").strip()
-    secret_access_key = (secret_access_key or "").strip()
-    if not ACCESS_KEY_ID_PATTERN.match(access_key_id):
-        raise DomainError("That does not look like an AWS access key id (AKIA… or ASIA…).", code="invalid_keys")
-    if len(secret_access_key) < 16:
-        raise DomainError("The secret access key is incomplete.", code="invalid_keys")
     if environment_type not in EnvironmentType.values:
         raise DomainError("The environment type is PROD or LAB.", code="invalid_environment_type")
     region = region or settings.AWS_DEFAULT_REGION
     regions = _clean_regions(regions, home_region=region)
-    with aws.aws_errors("check the access keys with STS GetCallerIdentity"):
-        identity = aws.identity_for_keys(access_key_id, secret_access_key)
+    access_key_id, secret_access_key, identity = _checked_keys(access_key_id, secret_access_key)
     updates = {
         "connection_method": ConnectionMethod.ACCESS_KEYS,
         "role_arn": "",
@@ -196,23 +208,43 @@ def account_connect_access_keys(
     if account_name:
         updates["account_name"] = _clean_name(account_name)
     existed = Account.objects.filter(account_id=identity.account_id).exists()
-    # A pending placeholder of the user becomes this account, unless the AWS account already has a row.
-    placeholder = (
-        None
-        if existed
-        else Account.objects.filter(user=owner, status=AccountStatus.PENDING, account_id__startswith=PENDING_PREFIX)
-        .order_by("-created_at")
-        .first()
-    )
+    owner = owner or user
     account = _claim(
         user=user,
         owner=owner,
+        team=team or team_ensure(user=owner),
         aws_account_id=identity.account_id,
-        source=placeholder,
+        source=None,
         updates=updates,
         default_name=account_name or f"AWS {identity.account_id}",
     )
-    return account, not existed and placeholder is None
+    return account, not existed
+
+
+def account_connect_pending_with_keys(
+    *, user: User, account: Account, access_key_id: str, secret_access_key: str
+) -> Account:
+    """Connect a pending CloudFormation account with access keys instead (asked for on that account's
+    page): its External ID is dropped, its name, environment and regions stay. When the team already has
+    the keys' AWS account, that one is reconnected and the pending placeholder removed."""
+    _require(user, Capability.MANAGE_ACCOUNTS)
+    if account.status != AccountStatus.PENDING or account.connection_method != ConnectionMethod.IAM_ROLE:
+        raise DomainError(
+            "Only a pending CloudFormation account can switch to access keys; connect keys from the Connect page.",
+            code="not_pending",
+        )
+    access_key_id, secret_access_key, identity = _checked_keys(access_key_id, secret_access_key)
+    return _claim(
+        user=user,
+        aws_account_id=identity.account_id,
+        source=account,
+        updates={
+            "connection_method": ConnectionMethod.ACCESS_KEYS,
+            "role_arn": "",
+            "external_id": None,
+            "_keys": (access_key_id, secret_access_key),
+        },
+    )
 
 
 # --- The one place an AWS account id is claimed ------------------------------------------------------
@@ -226,21 +258,23 @@ def _claim(
     updates: dict,
     default_name: str = "",
     owner: User | None = None,
+    team: Team | None = None,
 ) -> Account:
-    """Attach `aws_account_id` to the owner's row: their existing row for it, else `source` (a pending
-    placeholder), else a new row. Refuse (Conflict) when another user owns it. Moves to connected and
-    queues discovery. The owner is `source`'s owner, else `owner`, else the user acting."""
+    """Attach `aws_account_id` to the team's row: its existing row for it, else `source` (a pending
+    placeholder), else a new row. Refuse (Conflict) when another team has it. Moves to connected and
+    queues discovery. The team and owner are `source`'s, else `team`/`owner`, else the user acting's."""
     owner = source.user if source else (owner or user)
+    team = source.team if source else (team or team_ensure(user=owner))
     keys = updates.pop("_keys", None)
     try:
         with transaction.atomic():
             existing = Account.objects.select_for_update().filter(account_id=aws_account_id).first()
-            if existing and existing.user_id != owner.pk:
+            if existing and existing.team_id != team.pk:
                 raise _owned_elsewhere(aws_account_id)
             if existing:
                 account = existing
                 if source and source.pk != existing.pk and source.status == AccountStatus.PENDING:
-                    # The user verified a second placeholder for an account they already have: keep one row.
+                    # The team verified a second placeholder for an account it already has: keep one row.
                     Account.objects.filter(pk=source.pk).delete()
                     if updates.get("connection_method") == ConnectionMethod.IAM_ROLE:
                         # The role was just assumed with the placeholder's External ID: keep using that one.
@@ -251,6 +285,7 @@ def _claim(
             else:
                 account = Account(
                     user=owner,
+                    team=team,
                     account_id=aws_account_id,
                     account_name=default_name,
                     status=AccountStatus.PENDING,
@@ -273,8 +308,8 @@ def _claim(
             _queue_discovery(account)
     except IntegrityError:
         # Somebody else claimed the same AWS account at the same moment and committed first.
-        owner_pk = Account.objects.filter(account_id=aws_account_id).values_list("user_id", flat=True).first()
-        if owner_pk is not None and owner_pk != owner.pk:
+        team_pk = Account.objects.filter(account_id=aws_account_id).values_list("team_id", flat=True).first()
+        if team_pk is not None and team_pk != team.pk:
             raise _owned_elsewhere(aws_account_id) from None
         raise Conflict("This AWS account was just connected by another request; reload and try again.") from None
     logger.info("account %s connected (%s) by user %s", aws_account_id, account.connection_method, user.pk)
@@ -283,7 +318,7 @@ def _claim(
 
 def _owned_elsewhere(aws_account_id: str) -> AccountConflict:
     return AccountConflict(
-        f"AWS account {aws_account_id} is already connected to spotopt by another user. Ask them (or an "
+        f"AWS account {aws_account_id} is already connected to spotopt by another team. Ask them (or an "
         "administrator) to remove it first."
     )
 
@@ -315,6 +350,7 @@ def account_retry(*, user: User, account: Account) -> Account:
     account, _ = account_connect_access_keys(
         user=user,
         owner=account.user,
+        team=account.team,
         access_key_id=access_key_id,
         secret_access_key=secret_access_key,
         environment_type=account.environment_type,

@@ -7,32 +7,29 @@ makes sure the request is one the person may see first, so another tenant's requ
 """
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+
+from spotopt.api import ErrorSerializer
+from spotopt.tenancy import TenantViewSet
 
 from . import services
 from .filters import ApprovalRequestFilterSet
 from .selectors import approvals_for
-from .serializers import (
-    ApprovalApproveSerializer,
-    ApprovalErrorSerializer,
-    ApprovalRejectSerializer,
-    ApprovalRequestSerializer,
-)
+from .serializers import ApprovalApproveSerializer, ApprovalRejectSerializer, ApprovalRequestSerializer
 
-_NOT_FOUND = OpenApiResponse(ApprovalErrorSerializer, description="No such request among those you may see.")
-_REFUSED = OpenApiResponse(ApprovalErrorSerializer, description="Your role may not do this (the policy says why).")
+_NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such request among those you may see.")
+_REFUSED = OpenApiResponse(ErrorSerializer, description="Your role may not do this (the policy says why).")
 
 
 def _decision_responses(ok: str) -> dict:
     return {
         200: OpenApiResponse(ApprovalRequestSerializer, description=ok),
-        400: OpenApiResponse(description="Invalid input (a field error)."),
+        400: OpenApiResponse(ErrorSerializer, description="Invalid input (a field error)."),
         403: _REFUSED,
         404: _NOT_FOUND,
-        409: OpenApiResponse(ApprovalErrorSerializer, description="Already decided, or expired before a decision."),
+        409: OpenApiResponse(ErrorSerializer, description="Already decided, or expired before a decision."),
     }
 
 
@@ -42,21 +39,17 @@ def _decision_responses(ok: str) -> dict:
         summary="One approval request.", responses={200: ApprovalRequestSerializer, 404: _NOT_FOUND}
     ),
 )
-class ApprovalRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Approval requests: customers (client, user) see their own accounts' requests, lab users LAB
-    accounts', admins every tenant's. `can_decide` and `can_retry` say what the person asking may do."""
+class ApprovalRequestViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """Approval requests: customers (client, user) see their team's requests, lab users LAB accounts',
+    admins every tenant's. `can_decide` and `can_retry` say what the person asking may do. Every signed-in
+    role may call the actions (no write_capability): the services refuse by the decision table."""
 
+    selector = approvals_for
     serializer_class = ApprovalRequestSerializer
     filterset_class = ApprovalRequestFilterSet
-    # Every signed-in role may read (scoping does the rest); the services refuse decisions by role.
-    permission_classes = [IsAuthenticated]
-
-    def get_queryset(self):
-        # Scoped to the user, with everything the serializer reads (account owner included) joined in.
-        return approvals_for(self.request.user)
 
     def _answer(self, approval_id, *, status_code=status.HTTP_200_OK) -> Response:
-        approval = approvals_for(self.request.user).get(pk=approval_id)
+        approval = self.get_queryset().get(pk=approval_id)
         return Response(self.get_serializer(approval).data, status=status_code)
 
     @extend_schema(
@@ -92,7 +85,7 @@ class ApprovalRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
             202: OpenApiResponse(ApprovalRequestSerializer, description="The request, its execution queued again."),
             403: _REFUSED,
             404: _NOT_FOUND,
-            409: OpenApiResponse(ApprovalErrorSerializer, description="Only a failed execution can be retried."),
+            409: OpenApiResponse(ErrorSerializer, description="Only a failed execution can be retried."),
         },
     )
     @action(detail=True, methods=["post"])

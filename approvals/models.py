@@ -2,8 +2,8 @@ from django.conf import settings
 from django.db import models
 
 from spotopt.db import AuditRefsModel, choices_check
+from spotopt.scoping import TenantQuerySet
 from spotopt.states import TransitionTable, transition
-from spotopt.tenancy import TenantQuerySet
 
 from .choices import ActionType, ApprovalStatus, ExecutionStatus, RiskLevel
 

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.core.mail import send_mass_mail
+from django.db.models import Q
 from django.urls import reverse
 
 from accounts.choices import Role
@@ -18,11 +19,14 @@ def request_url(request: ApprovalRequest) -> str:
 
 def approvers_for(request: ApprovalRequest) -> list[User]:
     """Everyone who may decide this request (the decision table, four eyes), with an email address."""
-    candidates = User.objects.filter(is_active=True).exclude(email="")
-    candidates = candidates.filter(role__in=[Role.SUPER_ADMIN, Role.ADMIN, Role.CLIENT]) | candidates.filter(
-        is_superuser=True
+    # Operators, and the clients of the team whose account it is: not every client of every tenant.
+    team_clients = Q(role=Role.CLIENT, team_id=request.account.team_id) if request.account else Q(pk__in=[])
+    candidates = (
+        User.objects.filter(is_active=True)
+        .exclude(email="")
+        .filter(Q(role__in=[Role.SUPER_ADMIN, Role.ADMIN]) | Q(is_superuser=True) | team_clients)
     )
-    return [user for user in candidates.distinct().order_by("username") if can_decide(user, request)]
+    return [user for user in candidates.order_by("username") if can_decide(user, request)]
 
 
 def _subject(request: ApprovalRequest, what: str) -> str:

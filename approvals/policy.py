@@ -1,7 +1,7 @@
 """Who may decide an approval request: one table, plus the four-eyes rule.
 
 DECISION_SCOPE[role][risk] is where that role may decide a request of that risk: "any" tenant, only
-their "own" accounts, or nowhere (absent). The requester never decides their own request.
+their "own" team's accounts, or nowhere (absent). The requester never decides their own request.
 """
 
 from accounts.choices import Role
@@ -37,7 +37,7 @@ def decision_refusal(user, request) -> str | None:
         if role == Role.CLIENT:
             return f"Clients decide requests up to MEDIUM risk; this one is {request.risk_level}."
         return "Your role does not decide approval requests."
-    if scope == OWN and (request.account is None or request.account.user_id != user.pk):
+    if scope == OWN and (request.account is None or user.team_id is None or request.account.team_id != user.team_id):
         return "Clients decide requests on their own accounts only."
     return None
 

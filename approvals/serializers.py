@@ -110,10 +110,3 @@ class ApprovalRejectSerializer(serializers.Serializer):
     comment = serializers.CharField(
         max_length=COMMENT_MAX_LENGTH, help_text="Why the request is rejected (required; the requester reads it)."
     )
-
-
-class ApprovalErrorSerializer(serializers.Serializer):
-    """A refused request: a message for the person and a stable code for programs."""
-
-    detail = serializers.CharField()
-    code = serializers.CharField()

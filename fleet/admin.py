@@ -43,7 +43,16 @@ class InstanceAdmin(admin.ModelAdmin):
     autocomplete_fields = ("account", "replica_of")
     # auth_status and flagged_at move together through the security enforcer (its transition table);
     # last_evaluation is written by the optimizer.
-    readonly_fields = ("auth_status", "flagged_at", "last_evaluation", "pool_id", "created_at", "updated_at")
+    readonly_fields = (
+        "auth_status",
+        "flagged_at",
+        "last_evaluation",
+        "hourly_price",
+        "price_source",
+        "pool_id",
+        "created_at",
+        "updated_at",
+    )
 
     @admin.display(description="Pool")
     def pool_id(self, instance):

@@ -7,28 +7,18 @@ LAB-environment instances through fleet.services.instance_lab_update. Scoping is
 """
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import exceptions, mixins, viewsets
+from rest_framework import mixins
 from rest_framework.response import Response
 
 from accounts.roles import Capability
-from spotopt.tenancy import CapabilityPermission
+from spotopt.tenancy import TenantViewSet
 
 from . import services
 from .filters import InstanceFilterSet
 from .selectors import instances_for
-from .serializers import InstanceErrorSerializer, InstanceLabUpdateSerializer, InstanceSerializer
+from .serializers import InstanceLabUpdateSerializer, InstanceSerializer
 
 LAB_CONTROLS_REFUSED = "Only Lab operators and admins change Lab controls; customers can read instances only."
-
-
-class LabControlsPermission(CapabilityPermission):
-    """Every signed-in role reads (scoping does the rest); only lab, admin and super_admin write. Checked
-    before the instance is looked up, so a refusal says nothing about whether it exists."""
-
-    message = LAB_CONTROLS_REFUSED
-    code = "permission_denied"
-
-
 _NOT_FOUND = OpenApiResponse(description="No such instance among those you may see.")
 
 
@@ -36,37 +26,23 @@ _NOT_FOUND = OpenApiResponse(description="No such instance among those you may s
     list=extend_schema(summary="EC2 instances you may see, with filters, search (q) and ordering."),
     retrieve=extend_schema(summary="One EC2 instance.", responses={200: InstanceSerializer, 404: _NOT_FOUND}),
 )
-class InstanceViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet,
-):
-    """EC2 instances as last discovered. Customers (client, user) see their own accounts' instances and
-    only read them; lab users see LAB accounts' instances; admins every tenant's."""
+class InstanceViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """EC2 instances as last discovered. Customers (client, user) see their team's accounts' instances and
+    only read them; lab users see LAB accounts' instances; admins every tenant's. Writes (the Lab controls)
+    need the Lab capability, checked before the instance is looked up, so a refusal says nothing about
+    whether it exists."""
 
+    selector = instances_for
     serializer_class = InstanceSerializer
     filterset_class = InstanceFilterSet
-    permission_classes = [LabControlsPermission]
     write_capability = Capability.USE_LAB
-
-    def get_queryset(self):
-        # Scoped to the user, with the account and the replicated instance joined in (no N+1).
-        return instances_for(self.request.user)
+    write_refusal = LAB_CONTROLS_REFUSED
 
     def get_serializer_class(self):
         # The browsable API's PATCH form shows (and takes) the Lab controls only.
         if self.action == "partial_update":
             return InstanceLabUpdateSerializer
         return InstanceSerializer
-
-    def permission_denied(self, request, message=None, code=None):
-        # The same body as the services' refusals ({"detail", "code"}); still a DRF PermissionDenied, so
-        # the browsable API simply leaves out the form.
-        if request.authenticators and not request.successful_authenticator:
-            raise exceptions.NotAuthenticated()
-        raise exceptions.PermissionDenied(
-            {"detail": message or LAB_CONTROLS_REFUSED, "code": code or "permission_denied"}
-        )
 
     @extend_schema(
         summary="Change the Lab controls of a LAB-environment instance (lab, admin, super_admin).",
@@ -77,7 +53,6 @@ class InstanceViewSet(
                 description="A field error (a read-only field, a bad pipeline mode), or a refusal with a "
                 "code: not_lab (a production instance), unknown_model_version (no such model, or archived)."
             ),
-            403: OpenApiResponse(InstanceErrorSerializer, description="Your role may not change Lab controls."),
             404: _NOT_FOUND,
         },
     )

@@ -21,3 +21,11 @@ class AuthStatus(models.TextChoices):
 class OrchestratorType(models.TextChoices):
     KUBERNETES = "KUBERNETES", "Kubernetes"
     STANDALONE = "STANDALONE", "Standalone"
+
+
+class PriceSource(models.TextChoices):
+    """Where an instance's hourly price comes from (pages say which prices are list prices)."""
+
+    ON_DEMAND_LIST = "on_demand_list", "On-demand list price"
+    SPOT_MARKET = "spot_market", "Latest Spot price of its pool"
+    UNKNOWN = "unknown", "Not known"

@@ -1,33 +1,63 @@
 import django_filters
+from django import forms
+from django.conf import settings
 from django.db.models import Q
 
-from accounts.models import Account
+from accounts.filters import AccountChoiceFilter
+from spotopt.filters import AnySelect, Datalist, FilterSet, LabelledBooleanWidget, NullsLastOrderingFilter, SearchInput
 
 from .choices import AuthStatus, Lifecycle, OrchestratorType, PipelineMode
 from .models import Instance
+from .presentation import ROGUE_LABEL
+from .pricing import catalog_instance_types
 
 
-def _accounts_of(request):
-    # Only accounts the user may see are choices (another tenant's id is an invalid choice, not data).
-    if request is None:
-        return Account.objects.none()
-    return Account.objects.for_user(request.user).order_by("account_name")
+class RegionSelect(forms.Select):
+    """The regions spotopt scans (settings.SPOTOPT_REGIONS, read when drawn): no query for the choices."""
+
+    def get_context(self, name, value, attrs):
+        self.choices = [("", "Any region"), *((region, region) for region in settings.SPOTOPT_REGIONS)]
+        return super().get_context(name, value, attrs)
 
 
-class InstanceFilterSet(django_filters.FilterSet):
+class InstanceFilterSet(FilterSet):
     """Shared by the fleet dashboard and /api/v1/instances/."""
 
-    account = django_filters.ModelChoiceFilter(queryset=_accounts_of)
-    region = django_filters.CharFilter()
-    instance_type = django_filters.CharFilter()
-    lifecycle = django_filters.ChoiceFilter(choices=Lifecycle.choices)
-    orchestrator_type = django_filters.ChoiceFilter(choices=OrchestratorType.choices)
-    auth_status = django_filters.MultipleChoiceFilter(choices=AuthStatus.choices)
-    pipeline_mode = django_filters.ChoiceFilter(choices=PipelineMode.choices)
-    is_shadow_mode = django_filters.BooleanFilter()
-    is_active = django_filters.BooleanFilter()
-    q = django_filters.CharFilter(method="search", label="Instance id, type, name, cluster or ASG")
-    ordering = django_filters.OrderingFilter(
+    q = django_filters.CharFilter(
+        method="search",
+        label="Search",
+        widget=SearchInput(attrs={"placeholder": "Id, name, type, cluster, ASG"}),
+    )
+    account = AccountChoiceFilter()
+    region = django_filters.CharFilter(widget=RegionSelect)
+    instance_type = django_filters.CharFilter(
+        label="Type", widget=Datalist(suggestions=catalog_instance_types, attrs={"placeholder": "Any type"})
+    )
+    lifecycle = django_filters.ChoiceFilter(choices=Lifecycle.choices, empty_label="Spot or on-demand")
+    orchestrator_type = django_filters.ChoiceFilter(
+        choices=OrchestratorType.choices, label="Orchestrator", empty_label="Any"
+    )
+    auth_status = django_filters.MultipleChoiceFilter(
+        label="Authorization",
+        choices=[
+            (value, f"Flagged ({ROGUE_LABEL})" if value == AuthStatus.FLAGGED else label)
+            for value, label in AuthStatus.choices
+        ],
+        widget=AnySelect(any_label="Any status"),
+    )
+    pipeline_mode = django_filters.ChoiceFilter(
+        choices=PipelineMode.choices, label="Pipeline", empty_label="Any pipeline"
+    )
+    is_shadow_mode = django_filters.BooleanFilter(
+        label="Shadow mode",
+        widget=LabelledBooleanWidget(any_label="Any", yes="In shadow mode", no="Not in shadow mode"),
+    )
+    is_active = django_filters.BooleanFilter(
+        label="State",
+        widget=LabelledBooleanWidget(any_label="Any", yes="Running (active)", no="Gone (terminated)"),
+    )
+    ordering = NullsLastOrderingFilter(
+        tiebreak="instance_id",
         fields=(
             ("instance_id", "instance_id"),
             ("instance_type", "instance_type"),
@@ -36,15 +66,17 @@ class InstanceFilterSet(django_filters.FilterSet):
             ("lifecycle", "lifecycle"),
             ("orchestrator_type", "orchestrator_type"),
             ("auth_status", "auth_status"),
+            ("hourly_price", "hourly_price"),
             ("account__account_name", "account"),
             ("last_evaluation", "last_evaluation"),
             ("created_at", "discovered_at"),
-        )
+        ),
     )
 
-    class Meta:
+    class Meta(FilterSet.Meta):
         model = Instance
         fields = [
+            "q",
             "account",
             "region",
             "instance_type",

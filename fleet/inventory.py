@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 
 from .choices import Lifecycle, OrchestratorType
+from .pricing import instance_hourly
 
 K8S_CLUSTER_TAG_PREFIX = "kubernetes.io/cluster/"
 CLUSTER_AUTOSCALER_TAG_PREFIX = "k8s.io/cluster-autoscaler/"
@@ -69,12 +70,18 @@ def instance_fields(raw: dict, region: str) -> dict:
     """The Instance columns discovery writes, from one DescribeInstances entry."""
     tags = tag_dict(raw)
     orchestrator, membership = cluster_membership(tags)
+    # Read per instance: the instance-lifecycle filter is not available everywhere (moto).
+    lifecycle = Lifecycle.SPOT if raw.get("InstanceLifecycle") == "spot" else Lifecycle.ON_DEMAND
+    price, price_source = instance_hourly(
+        lifecycle=lifecycle, instance_type=raw["InstanceType"], region=region, spot_price=raw.get("_spot_price", "")
+    )
     return {
         "instance_type": raw["InstanceType"],
         "availability_zone": raw.get("Placement", {}).get("AvailabilityZone", ""),
         "region": region,
-        # Read per instance: the instance-lifecycle filter is not available everywhere (moto).
-        "lifecycle": Lifecycle.SPOT if raw.get("InstanceLifecycle") == "spot" else Lifecycle.ON_DEMAND,
+        "lifecycle": lifecycle,
+        "hourly_price": price,
+        "price_source": price_source,
         "orchestrator_type": orchestrator,
         "cluster_membership": membership,
         "instance_metadata": {

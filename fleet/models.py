@@ -1,11 +1,12 @@
 from django.db import models
+from django.utils.dateparse import parse_datetime
 
 from accounts.models import Account
-from spotopt.db import ReadOnlyModel, TimestampedModel, choices_check
+from spotopt.db import ReadOnlyModel, TimestampedModel, choices_check, non_negative
+from spotopt.scoping import TenantQuerySet
 from spotopt.states import TransitionTable, transition
-from spotopt.tenancy import TenantQuerySet
 
-from .choices import AuthStatus, Lifecycle, OrchestratorType, PipelineMode
+from .choices import AuthStatus, Lifecycle, OrchestratorType, PipelineMode, PriceSource
 
 # UNAUTHORIZED: seen without an authorizing tag, not yet flagged. FLAGGED: the grace period runs.
 # TERMINATED is final: the rogue instance was terminated through an approved request.
@@ -52,6 +53,10 @@ class Instance(TimestampedModel):
     is_active = models.BooleanField(default=True, db_index=True)
     last_evaluation = models.DateTimeField(null=True, blank=True)
     instance_metadata = models.JSONField(default=dict, blank=True)
+    # USD an hour, written by discovery (and the price refresh) so summaries can sum it in SQL; null when
+    # not known, which pages show as unknown, never as zero.
+    hourly_price = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    price_source = models.CharField(max_length=16, choices=PriceSource.choices, default=PriceSource.UNKNOWN)
 
     objects = InstanceQuerySet.as_manager()
 
@@ -66,6 +71,14 @@ class Instance(TimestampedModel):
             choices_check("pipeline_mode", PipelineMode, name="instance_pipeline_mode_valid"),
             choices_check("auth_status", AuthStatus, name="instance_auth_status_valid"),
             choices_check("orchestrator_type", OrchestratorType, name="instance_orchestrator_type_valid"),
+            choices_check("price_source", PriceSource, name="instance_price_source_valid"),
+            non_negative("hourly_price", name="instance_hourly_price_non_negative"),
+            # A price and where it came from are known together.
+            models.CheckConstraint(
+                condition=models.Q(hourly_price__isnull=True, price_source=PriceSource.UNKNOWN)
+                | models.Q(hourly_price__isnull=False) & ~models.Q(price_source=PriceSource.UNKNOWN),
+                name="instance_price_has_source",
+            ),
             models.CheckConstraint(
                 condition=models.Q(is_replica=True) | models.Q(replica_of__isnull=True),
                 name="instance_replica_of_only_on_replicas",
@@ -74,6 +87,21 @@ class Instance(TimestampedModel):
 
     def __str__(self):
         return f"{self.instance_id} ({self.instance_type}, {self.availability_zone})"
+
+    @property
+    def tags(self) -> dict:
+        return (self.instance_metadata or {}).get("tags") or {}
+
+    @property
+    def name(self) -> str:
+        """The Name tag ("" when it has none)."""
+        metadata = self.instance_metadata or {}
+        return metadata.get("name") or self.tags.get("Name", "")
+
+    @property
+    def launched_at(self):
+        launch_time = (self.instance_metadata or {}).get("launch_time")
+        return parse_datetime(launch_time) if launch_time else None
 
     @property
     def pool_id(self) -> str:

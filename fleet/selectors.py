@@ -1,11 +1,18 @@
-"""Reads of the fleet, scoped to the user asking."""
+"""Reads of the fleet, scoped to the user asking. Summaries are SQL aggregates (GROUP BY), never a loop
+over a tenant's rows."""
 
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.db.models import Count, Q, Sum
+
+from accounts.choices import AccountStatus
+from accounts.selectors import accounts_for
+
 from .models import Instance
-from .pricing import instance_hourly
+
+HOURS_A_MONTH = 730
 
 
 def instances_for(user):
@@ -24,26 +31,84 @@ class FleetSummary:
 
     @property
     def monthly_cost(self) -> Decimal:
-        return (self.hourly_cost * 730).quantize(Decimal("0.01"))
+        return (self.hourly_cost * HOURS_A_MONTH).quantize(Decimal("0.01"))
+
+    def add(self, group: dict) -> None:
+        self.instances += group["instances"]
+        self.by_lifecycle[group["lifecycle"]] += group["instances"]
+        self.by_orchestrator[group["orchestrator_type"]] += group["instances"]
+        self.by_region[group["region"]] += group["instances"]
+        self.by_auth_status[group["auth_status"]] += group["instances"]
+        self.hourly_cost += group["hourly"] or 0
+        self.unpriced += group["instances"] - group["priced"]
+
+
+SUMMARY_GROUPS = ("account_id", "lifecycle", "orchestrator_type", "region", "auth_status")
+
+
+def fleet_summary_groups(instances):
+    """One row per (account, lifecycle, orchestrator, region, auth status): count, priced count, hourly sum."""
+    return (
+        instances.order_by()
+        .values(*SUMMARY_GROUPS)
+        .annotate(instances=Count("id"), priced=Count("hourly_price"), hourly=Sum("hourly_price"))
+    )
 
 
 def fleet_summary(instances) -> tuple[FleetSummary, dict]:
-    """Totals over `instances` (a queryset of active instances) and the same per account id: one query."""
+    """Totals over `instances` and the same per account id, from one GROUP BY query (the rows it folds are
+    groups, a few dozen whatever the fleet's size)."""
     total = FleetSummary()
     per_account: dict = {}
-    rows = instances.values_list(
-        "account_id", "lifecycle", "orchestrator_type", "region", "auth_status", "instance_type", "instance_metadata"
-    )
-    for account_id, lifecycle, orchestrator, region, auth_status, instance_type, metadata in rows.iterator():
-        price = instance_hourly(lifecycle=lifecycle, instance_type=instance_type, region=region, metadata=metadata)
-        for summary in (total, per_account.setdefault(account_id, FleetSummary())):
-            summary.instances += 1
-            summary.by_lifecycle[lifecycle] += 1
-            summary.by_orchestrator[orchestrator] += 1
-            summary.by_region[region] += 1
-            summary.by_auth_status[auth_status] += 1
-            if price is None:
-                summary.unpriced += 1
-            else:
-                summary.hourly_cost += price
+    for group in fleet_summary_groups(instances):
+        total.add(group)
+        per_account.setdefault(group["account_id"], FleetSummary()).add(group)
     return total, per_account
+
+
+def fleet_empty_state(user) -> dict:
+    """What a reader with no instance at all should do next, from one aggregate over their accounts."""
+    accounts = accounts_for(user)
+    counts = accounts.aggregate(
+        total=Count("id"),
+        pending=Count("id", filter=Q(status=AccountStatus.PENDING)),
+        failed=Count("id", filter=Q(status=AccountStatus.FAILED)),
+    )
+    discovering = accounts.filter(
+        Q(status=AccountStatus.CONNECTED) | Q(account_metadata__discovery__state="running")
+    ).first()
+    if not counts["total"]:
+        kind = "no_accounts"
+    elif discovering:
+        kind = "discovering"
+    elif counts["pending"] == counts["total"]:
+        kind = "pending"
+    elif counts["failed"] == counts["total"]:
+        kind = "failed"
+    else:
+        kind = "nothing_found"
+    return {"kind": kind, "accounts": counts["total"], "first_account": discovering or accounts.first()}
+
+
+EXPERIMENTS_SHOWN = 20
+
+
+def instance_relations(user, instance: Instance) -> dict:
+    """The detail page's neighbours of an instance: replicas, the instance it stands in for, its approval
+    requests and the optimizer's newest evaluations (each one query, scoped to the user)."""
+    from approvals.selectors import approvals_for
+
+    related = list(
+        instances_for(user).filter(Q(replica_of=instance) | Q(pk=instance.replica_of_id)).order_by("instance_id")
+    )
+    logs = instance.experiment_logs.all()
+    experiments = list(logs.select_related("model").order_by("-execution_time")[:EXPERIMENTS_SHOWN])
+    return {
+        "replicas": [other for other in related if other.replica_of_id == instance.pk],
+        "replica_of": next((other for other in related if other.pk == instance.replica_of_id), None),
+        "approvals": list(approvals_for(user).filter(instance=instance)[:50]),
+        "experiments": experiments,
+        # Counted only when the page is full: below that, the page shows them all.
+        "experiment_count": len(experiments) if len(experiments) < EXPERIMENTS_SHOWN else logs.count(),
+        "experiments_shown": EXPERIMENTS_SHOWN,
+    }

@@ -1,15 +1,11 @@
 """What the instances API shows and takes: /api/v1/instances/."""
 
-from decimal import InvalidOperation
-
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.choices import EnvironmentType
 
 from .choices import PipelineMode
 from .models import Instance
-from .pricing import instance_hourly
 
 # The only fields a PATCH may change (the Lab controls); everything else is what discovery found.
 LAB_FIELDS = ("pipeline_mode", "is_shadow_mode", "assigned_model_version")
@@ -28,9 +24,16 @@ class InstanceAccountSerializer(serializers.Serializer):
 class InstanceSerializer(serializers.ModelSerializer):
     """An EC2 instance as last discovered, with its Lab controls and its current hourly price."""
 
-    name = serializers.SerializerMethodField()
+    name = serializers.CharField(read_only=True, help_text='The instance\'s Name tag ("" when it has none).')
     account = InstanceAccountSerializer(read_only=True)
-    hourly_price = serializers.SerializerMethodField()
+    hourly_price = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=6,
+        read_only=True,
+        allow_null=True,
+        help_text="USD an hour: the on-demand list price, or the pool's latest spot price (price_source says "
+        "which); null when it is not known (never counted as zero).",
+    )
     replica_of = serializers.SlugRelatedField(
         slug_field="instance_id",
         read_only=True,
@@ -50,6 +53,7 @@ class InstanceSerializer(serializers.ModelSerializer):
             "region",
             "lifecycle",
             "hourly_price",
+            "price_source",
             "orchestrator_type",
             "cluster_membership",
             "auth_status",
@@ -67,34 +71,6 @@ class InstanceSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
-
-    def get_name(self, instance) -> str:
-        """The instance's Name tag ("" when it has none)."""
-        metadata = instance.instance_metadata or {}
-        return metadata.get("name") or (metadata.get("tags") or {}).get("Name", "")
-
-    @extend_schema_field(
-        serializers.DecimalField(
-            max_digits=12,
-            decimal_places=6,
-            allow_null=True,
-            help_text="USD an hour: the on-demand list price, or the pool's latest spot price; "
-            "null when it is not known (never counted as zero).",
-        )
-    )
-    def get_hourly_price(self, instance) -> str | None:
-        try:
-            price = instance_hourly(
-                lifecycle=instance.lifecycle,
-                instance_type=instance.instance_type,
-                region=instance.region,
-                metadata=instance.instance_metadata,
-            )
-        except (InvalidOperation, TypeError, ValueError):
-            return None  # a recorded spot price that is not a number: unknown, not an error
-        if price is None or not price.is_finite():
-            return None
-        return format(price, "f")
 
 
 class InstanceLabUpdateSerializer(serializers.Serializer):
@@ -122,10 +98,3 @@ class InstanceLabUpdateSerializer(serializers.Serializer):
                 {name: [f"This field is read-only; only {allowed} can be changed."] for name in refused}
             )
         return attrs
-
-
-class InstanceErrorSerializer(serializers.Serializer):
-    """A refused change: a message for the person and a stable code for programs."""
-
-    detail = serializers.CharField()
-    code = serializers.CharField()

@@ -36,6 +36,8 @@ UPSERT_FIELDS = [
     "availability_zone",
     "region",
     "lifecycle",
+    "hourly_price",
+    "price_source",
     "orchestrator_type",
     "cluster_membership",
     "instance_metadata",

@@ -4,8 +4,8 @@ from django.db import models
 from fleet.choices import PipelineMode
 from fleet.models import Instance
 from spotopt.db import ReadOnlyModel, UUIDModel, choices_check, non_negative
+from spotopt.scoping import TenantQuerySet
 from spotopt.states import TransitionTable, transition
-from spotopt.tenancy import TenantQuerySet
 
 from .choices import Decision, ModelStatus
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole demo on one machine: moto (the demo AWS), migrations, the demo estate, schedules, the django-q2
-# cluster and the web server. Run from the repo root once .venv exists (`make demo` does both).
+# The whole demo on one machine, run the way production runs (demo/demo.env: DEBUG off, whitenoise, gunicorn):
+# moto (the demo AWS), migrations, static files, the demo estate, schedules, the django-q2 cluster and the web
+# server, then a sign-in summary. Run from the repo root once .venv exists (`make demo` does both).
 #   PORT (8000)            web server port          DEMO_MOTO_PORT (5005)  moto server port
 #   SPOTOPT_VAR_DIR (var)  logs go to $SPOTOPT_VAR_DIR/log; the SQLite file lives there unless DATABASE_URL is set
 # Ctrl-C stops everything this script started.
@@ -15,18 +16,33 @@ fi
 
 PORT="${PORT:-8000}"
 MOTO_PORT="${DEMO_MOTO_PORT:-5005}"
-LOG_DIR="${SPOTOPT_VAR_DIR:-var}/log"
+VAR_DIR="${SPOTOPT_VAR_DIR:-var}"
+LOG_DIR="$VAR_DIR/log"
 mkdir -p "$LOG_DIR"
 
-# The platform's own identity is a dummy one: every AWS call goes to moto, never to real AWS.
+set -a
+# shellcheck source=../demo/demo.env
+source demo/demo.env
+set +a
+# Production needs its own secrets (DEBUG is off): the demo makes them once and keeps them in var/, so
+# sessions and encrypted credentials survive a restart.
+SECRETS="$VAR_DIR/demo-secrets.env"
+if [[ ! -s "$SECRETS" ]]; then
+    (umask 077 && "$PY" -c 'import base64, os, secrets
+print("SECRET_KEY=" + secrets.token_urlsafe(50))
+print("CREDENTIALS_ENCRYPTION_KEYS=demo1:" + base64.b64encode(os.urandom(32)).decode())' >"$SECRETS")
+fi
+set -a
+# shellcheck disable=SC1090
+source "$SECRETS"
+set +a
+# The platform's own credentials are dummy ones: every AWS call goes to moto, never to real AWS.
 export AWS_ENDPOINT_URL="http://127.0.0.1:${MOTO_PORT}"
 export AWS_ACCESS_KEY_ID="demo-platform-key"
 export AWS_SECRET_ACCESS_KEY="demo-platform-secret"
-export AWS_DEFAULT_REGION="us-east-1"
 unset AWS_PROFILE AWS_SESSION_TOKEN
 export SITE_URL="${SITE_URL:-http://127.0.0.1:${PORT}}"
-# moto would otherwise load ~1,300 public AMIs into every account and region (slow, and they look like waste).
-export MOTO_EC2_LOAD_DEFAULT_AMIS=false
+SUMMARY="$VAR_DIR/demo-summary.txt"
 
 # Background processes get their own process group (setsid): a signal sent to this script's whole group
 # (Ctrl-C, `timeout`) then reaches only this script, whose trap stops each process cleanly. django-q's
@@ -90,15 +106,31 @@ if ! curl -s -o /dev/null "$AWS_ENDPOINT_URL/moto-api/"; then
 fi
 
 "$PY" manage.py migrate --no-input
-"$PY" manage.py seed_demo
+"$PY" manage.py collectstatic --no-input --verbosity 0
+"$PY" manage.py seed_demo --summary-file "$SUMMARY"
 "$PY" manage.py setup_schedules
 
 echo "Starting the django-q2 cluster (log: $LOG_DIR/qcluster.log)"
 start_bg "$LOG_DIR/qcluster.log" "$PY" manage.py qcluster
 
-echo "Web: $SITE_URL/login/  (Ctrl-C stops moto, the cluster and the web server)"
-# In the background and waited for: bash runs its traps only between commands, and `wait` is
-# interrupted by a signal where a foreground command is not. No reloader: one process to stop.
-$SETSID "$PY" manage.py runserver --noreload "127.0.0.1:${PORT}" &
-pids+=("$!")
-wait "$!"
+echo "Starting the web server on $SITE_URL (gunicorn; log: $LOG_DIR/web.log)"
+start_bg "$LOG_DIR/web.log" .venv/bin/gunicorn spotopt.wsgi --bind "127.0.0.1:${PORT}" --workers 2 \
+    --access-logfile - --error-logfile -
+web_pid="${pids[-1]}"
+for _ in $(seq 1 100); do
+    if curl -s -o /dev/null "$SITE_URL/healthz"; then
+        break
+    fi
+    if ! kill -0 "$web_pid" 2>/dev/null; then
+        echo "The web server exited; see $LOG_DIR/web.log" >&2
+        exit 1
+    fi
+    sleep 0.2
+done
+# Last on the screen: where to sign in, with whom (the file held the passwords; it goes now).
+cat "$SUMMARY"
+rm -f "$SUMMARY"
+echo "Logs: $LOG_DIR/ (web.log, qcluster.log, moto.log). Ctrl-C stops moto, the cluster and the web server."
+# Waited for in the background: bash runs its traps only between commands, and `wait` is interrupted
+# by a signal where a foreground command is not.
+wait "$web_pid"

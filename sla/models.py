@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from spotopt.db import AuditRefsModel, choices_check
-from spotopt.tenancy import TenantQuerySet
+from spotopt.scoping import TenantQuerySet
 
 from .choices import DowntimeCause
 

@@ -1,14 +1,20 @@
 """/api/v1/: every app registers its viewsets on one router."""
 
-from rest_framework.routers import DefaultRouter
+from django.urls import path
 
 from accounts import api as accounts_api
 from approvals import api as approvals_api
 from fleet import api as fleet_api
 
-router = DefaultRouter()
+from .api import ApiRouter
+
+router = ApiRouter()
 accounts_api.register(router)
 approvals_api.register(router)
 fleet_api.register(router)
 
-urlpatterns = router.urls
+urlpatterns = [
+    # A single object per user (their team), so not a router resource.
+    path("team/", accounts_api.team_view, name="team-detail"),
+    *router.urls,
+]

@@ -1,8 +1,14 @@
 from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
 
 
 class SpotoptConfig(AppConfig):
-    """The project package as an app: shared management commands and periodic housekeeping."""
+    """The project package as an app: the foundation's management commands, template tags and periodic
+    housekeeping."""
 
     name = "spotopt"
     verbose_name = "spotopt platform"
+
+    def ready(self):
+        # Each app's presentation.py registers its badge tones (spotopt.presentation), like admin.py modules.
+        autodiscover_modules("presentation")

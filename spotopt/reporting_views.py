@@ -78,3 +78,16 @@ LIMIT 1000
 
 def drop_sql(view_name: str) -> str:
     return f"DROP VIEW IF EXISTS {view_name}"
+
+
+VIEWS = (("v_active_instances", ACTIVE_INSTANCES), ("v_recent_experiments", RECENT_EXPERIMENTS))
+
+
+def around_views(*operations) -> list:
+    """Migration operations that alter a table the reporting views read, between dropping the views and
+    creating them again (SQLite rebuilds a table to alter it, and neither database lets a view's table go)."""
+    from django.db import migrations
+
+    drop = [migrations.RunSQL(drop_sql(name), reverse_sql=sql) for name, sql in VIEWS]
+    create = [migrations.RunSQL(sql, reverse_sql=drop_sql(name)) for name, sql in reversed(VIEWS)]
+    return [*drop, *operations, *create]

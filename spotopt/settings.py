@@ -34,7 +34,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin for super_admins only, with the platform's setup checks on its index (spotopt.admin_site).
+    "spotopt.admin_site.SpotoptAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -55,10 +56,13 @@ INSTALLED_APPS = [
     "risk",
     "approvals",
     "sla",
+    "demo",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # API bodies over the size limit get a JSON 413 before anything reads them.
+    "spotopt.api.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -94,6 +98,18 @@ WSGI_APPLICATION = "spotopt.wsgi.application"
 DATABASE_URL = env.str("DATABASE_URL", default="") or f"sqlite:///{VAR_DIR / 'spotopt.sqlite3'}"
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The zero-setup database serves the web server and the task workers at once: readers never wait
+    # for the writer (WAL), a writer waits its turn instead of failing ("database is locked"), and a
+    # transaction that writes takes the write lock when it starts (IMMEDIATE), so it cannot deadlock
+    # by upgrading a read lock halfway.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": env.int("SQLITE_BUSY_TIMEOUT", default=30),
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Users and passwords ------------------------------------------------------------------------------
@@ -165,8 +181,9 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if not DEBUG:
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+    # Only a plain-HTTP run on 127.0.0.1 (the demo) turns these off.
+    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
+    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
@@ -215,6 +232,9 @@ APPROVAL_EXPIRY_HOURS = {
     "HIGH": env.int("APPROVAL_EXPIRY_HOURS_HIGH", default=24),
     "CRITICAL": env.int("APPROVAL_EXPIRY_HOURS_CRITICAL", default=4),
 }
+
+# How long a team invitation link stays valid (days).
+TEAM_INVITATION_DAYS = env.int("TEAM_INVITATION_DAYS", default=7)
 
 # Regions a customer may choose to scan.
 SPOTOPT_REGIONS = env.list(
@@ -286,7 +306,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "spotopt.api.ProductAutoSchema",
     # Scoped throttles for endpoints that call AWS on the user's behalf.
     "DEFAULT_THROTTLE_RATES": {"onboarding": env.str("ONBOARDING_THROTTLE_RATE", default="30/minute")},
 }
@@ -308,7 +328,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # One name per shared choice set in the schema (regions appear in several serializers).
-    "ENUM_NAME_OVERRIDES": {"AwsRegionEnum": SPOTOPT_REGIONS},
+    "ENUM_NAME_OVERRIDES": {
+        "AwsRegionEnum": SPOTOPT_REGIONS,
+        "InvitationStatusEnum": "accounts.choices.InvitationStatus",
+        "AccountStatusEnum": "accounts.choices.AccountStatus",
+        "ApprovalStatusEnum": "approvals.choices.ApprovalStatus",
+        "InvitableRoleEnum": ["user", "client"],
+        "UserRoleEnum": "accounts.choices.Role",
+    },
 }
 
 # --- Logging ------------------------------------------------------------------------------------------

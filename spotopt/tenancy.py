@@ -1,63 +1,77 @@
-"""Tenant scoping, applied once: querysets know `for_user(user)`, and the view and viewset mixins here
-call it, so another tenant's object is simply not found (404), never forbidden and never shown.
+"""Tenant scoping and role checks of pages and API endpoints, applied once: the web half of tenancy
+(spotopt.scoping is the model half, `Model.objects.for_user(user)`).
 
-Who sees what (accounts.roles has the matrix):
-- super_admin, admin: every tenant;
-- client, user: the accounts they own and everything under them;
-- lab: LAB-environment accounts (of every tenant) and everything under them.
-Write permissions are a separate check (`RoleRequiredMixin`, `CapabilityPermission`).
+A view or viewset declares what it works on and, where it acts, the capability acting needs; the mixins
+here do the rest, the same way everywhere:
+
+    class AccountDetailView(TenantObjectMixin, View):
+        selector = accounts_for                          # user -> queryset (or: model = Account)
+
+    class AccountDeleteView(TenantObjectMixin, View):
+        selector = accounts_for
+        required_capability = Capability.MANAGE_ACCOUNTS
+
+    class InstanceViewSet(TenantViewSet, mixins.ListModelMixin):
+        selector = instances_for
+        write_capability = Capability.USE_LAB
+
+- the queryset is always the signed-in user's scope: another tenant's object is a 404, never a 403 and
+  never data (`get_queryset`);
+- an object is looked up among those first, and only then is the capability checked (403), so a refusal
+  never tells an outsider that the object exists (`TenantObjectMixin.get_object`);
+- API reads need a signed-in user, writes the viewset's `write_capability` (None: the service decides).
+
+The rules themselves belong to the user model: `user.account_scope()` and `user.can(capability)`
+(accounts.models.User), so this foundation imports no domain app.
 """
 
-from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.db import models
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.views import View
+from rest_framework import viewsets
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from accounts.roles import Capability, can, effective_role
+from .errors import DomainError, PermissionRefused
+
+ROLE_REFUSAL = "Your role does not allow this."
 
 
-class TenantQuerySet(models.QuerySet):
-    """Base queryset of tenant-owned models. `account_path` is the lookup from the model to its Account
-    ("" for Account itself)."""
+class ScopedQuerysetMixin:
+    """`get_queryset()` is the declared `selector(user)`, else `model.objects.for_user(user)`."""
 
-    account_path = "account"
+    model = None
+    # A plain function user -> queryset (read from the class, so it is not bound to the view).
+    selector = None
 
-    def _lookup(self, field: str) -> str:
-        return f"{self.account_path}__{field}" if self.account_path else field
-
-    def for_user(self, user):
-        from accounts.choices import EnvironmentType, Role
-
-        role = effective_role(user)
-        if role is None:
-            return self.none()
-        if role in (Role.SUPER_ADMIN, Role.ADMIN):
-            return self
-        if role == Role.LAB:
-            return self.filter(**{self._lookup("environment_type"): EnvironmentType.LAB})
-        return self.filter(**{self._lookup("user"): user})
+    def get_queryset(self):
+        selector = type(self).selector
+        user = self.request.user
+        return selector(user) if selector is not None else self.model.objects.for_user(user)
 
 
-class SignInRequiredMixin:
-    """Like Django's LoginRequiredMixin (which cannot be imported while models load: this module is)."""
+class CapabilityRequiredMixin(LoginRequiredMixin):
+    """Pages that are not about one object (e.g. connect an account): sign-in required, then a role with
+    `required_capability` (403 otherwise) before the view runs."""
+
+    required_capability = None
+    capability_refusal = ROLE_REFUSAL
 
     def dispatch(self, request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            from django.contrib.auth.views import redirect_to_login
-
-            return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+        if (
+            request.user.is_authenticated
+            and self.required_capability
+            and not request.user.can(self.required_capability)
+        ):
+            raise PermissionDenied(self.capability_refusal)
         return super().dispatch(request, *args, **kwargs)
 
 
-class TenantScopedMixin(SignInRequiredMixin):
-    """For class-based dashboard views: the queryset is the model's `for_user(request.user)`.
-
-    List views also get forgiving pagination: an out-of-range ?page= shows the last page, not a 404."""
-
-    model = None
-
-    def get_queryset(self):
-        return self.model.objects.for_user(self.request.user)
+class TenantScopedMixin(LoginRequiredMixin, ScopedQuerysetMixin):
+    """Dashboard views over the user's scope. List views also get forgiving pagination: an out-of-range
+    ?page= shows the last page, not a 404."""
 
     def paginate_queryset(self, queryset, page_size):
         paginator = self.get_paginator(queryset, page_size)
@@ -65,38 +79,71 @@ class TenantScopedMixin(SignInRequiredMixin):
         return paginator, page, page.object_list, page.has_other_pages()
 
 
-class CapabilityRequiredMixin:
-    """Refuse (403) a signed-in user whose role lacks `required_capability`."""
+class TenantObjectMixin(TenantScopedMixin):
+    """Views of one object named by the URL's `pk`: the user's own object or 404, then the capability
+    (`required_capability`, if any) or 403."""
 
-    required_capability: Capability | None = None
+    required_capability = None
+    capability_refusal = ROLE_REFUSAL
 
-    def dispatch(self, request, *args, **kwargs):
-        if (
-            request.user.is_authenticated
-            and self.required_capability
-            and not can(request.user, self.required_capability)
-        ):
-            raise PermissionDenied("Your role does not allow this.")
-        return super().dispatch(request, *args, **kwargs)
-
-
-class TenantScopedViewSetMixin:
-    """For DRF viewsets: scope `queryset` to the requesting user (another tenant's object is a 404)."""
-
-    def get_queryset(self):
-        return super().get_queryset().for_user(self.request.user)
+    def get_object(self, queryset=None):
+        found = get_object_or_404(self.get_queryset() if queryset is None else queryset, pk=self.kwargs["pk"])
+        if self.required_capability and not self.request.user.can(self.required_capability):
+            raise PermissionDenied(self.capability_refusal)
+        return found
 
 
 class CapabilityPermission(BasePermission):
-    """Reads need VIEW_ACCOUNTS-level access (scoping does the rest); writes need the view's
-    `write_capability` (default MANAGE_ACCOUNTS)."""
+    """API: reads need a signed-in user (scoping does the rest) and the view's `read_capability` if it has
+    one; writes need its `write_capability` (None: the service called decides, e.g. the approval policy)."""
 
-    message = "Your role does not allow this action."
+    message = ROLE_REFUSAL
 
     def has_permission(self, request, view):
-        if not request.user or not request.user.is_authenticated:
+        user = request.user
+        if not user or not user.is_authenticated:
             return False
-        if request.method in SAFE_METHODS:
+        reading = request.method in SAFE_METHODS
+        capability = getattr(view, "read_capability" if reading else "write_capability", None)
+        if capability is None:
             return True
-        capability = getattr(view, "write_capability", Capability.MANAGE_ACCOUNTS)
-        return can(request.user, capability)
+        self.message = getattr(view, "read_refusal" if reading else "write_refusal", ROLE_REFUSAL)
+        return user.can(capability)
+
+
+class TenantViewSet(ScopedQuerysetMixin, viewsets.GenericViewSet):
+    """The base of every API viewset: scoped queryset, object lookup among it (404), role check on writes."""
+
+    permission_classes = [CapabilityPermission]
+    read_capability = None
+    read_refusal = ROLE_REFUSAL
+    write_capability = None
+    write_refusal = ROLE_REFUSAL
+
+
+class ObjectActionView(TenantObjectMixin, View):
+    """A POST that acts on one object and returns to its page (`detail_url_name`, or override
+    `detail_url`); a GET just shows that page. `act(request, obj)` calls a service: a PermissionRefused
+    becomes the 403 page, any other DomainError a message on the object's page (override `act` to show
+    one on a form instead)."""
+
+    detail_url_name = ""
+
+    def detail_url(self, obj) -> str:
+        return reverse(self.detail_url_name, args=[obj.pk])
+
+    def get(self, request, *args, **kwargs):
+        return redirect(self.detail_url(self.get_object()))
+
+    def post(self, request, *args, **kwargs):
+        obj = self.get_object()
+        try:
+            return self.act(request, obj)
+        except PermissionRefused as error:
+            raise PermissionDenied(error.message) from None
+        except DomainError as error:
+            messages.error(request, error.message)
+            return redirect(self.detail_url(obj))
+
+    def act(self, request, obj):
+        raise NotImplementedError

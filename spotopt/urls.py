@@ -7,9 +7,6 @@ from accounts.forms import AdminLoginForm
 
 from . import views
 
-admin.site.site_header = "spotopt administration"
-admin.site.site_title = "spotopt admin"
-admin.site.index_title = "Platform data"
 # Same username handling as the sign-in page (case-insensitive, one django-axes counter per person).
 admin.site.login_form = AdminLoginForm
 
@@ -27,3 +24,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
 ]
+
+# The product's own error pages, and JSON on API paths (spotopt.views).
+handler400 = "spotopt.views.bad_request"
+handler403 = "spotopt.views.permission_denied"
+handler404 = "spotopt.views.page_not_found"
+handler500 = "spotopt.views.server_error"

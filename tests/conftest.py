@@ -103,6 +103,7 @@ def make_account(db):
 @pytest.fixture
 def make_instance(db):
     from fleet.models import Instance
+    from fleet.pricing import instance_hourly
 
     def make(account, **overrides):
         n = next(_seq)
@@ -113,6 +114,13 @@ def make_instance(db):
             "region": "us-east-1",
         }
         fields.update(overrides)
+        if "hourly_price" not in fields:  # priced as discovery prices it
+            fields["hourly_price"], fields["price_source"] = instance_hourly(
+                lifecycle=fields.get("lifecycle", "on-demand"),
+                instance_type=fields["instance_type"],
+                region=fields["region"],
+                spot_price=(fields.get("instance_metadata") or {}).get("spot_price", ""),
+            )
         return Instance.objects.create(account=account, **fields)
 
     return make

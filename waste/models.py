@@ -2,8 +2,8 @@ from django.db import models
 
 from accounts.models import Account
 from spotopt.db import UUIDModel, choices_check, non_negative
+from spotopt.scoping import TenantQuerySet
 from spotopt.states import TransitionTable, transition
-from spotopt.tenancy import TenantQuerySet
 
 from .choices import ResourceType, WasteStatus
 

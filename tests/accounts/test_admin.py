@@ -185,6 +185,7 @@ def test_account_change_form_cannot_move_the_status(client, super_admin, client_
         reverse("admin:accounts_account_change", args=[account.pk]),
         {
             "user": client_user.pk,
+            "team": account.team_id,
             "account_name": "Renamed",
             "account_id": account.account_id,
             "environment_type": account.environment_type,

@@ -191,7 +191,7 @@ def test_role_flow_create_template_verify_discover(api, client_user, django_capt
 def test_create_refuses_bad_input_with_a_field_error(api, payload, field):
     response = api.post(CREATE, payload, format="json")
     assert response.status_code == 400
-    assert field in response.data
+    assert field in response.data["errors"]
     assert not Account.objects.exists()
 
 
@@ -234,7 +234,7 @@ def test_verify_without_a_role_arn_is_a_field_error(api):
     pk = create_pending(api)["account"]["id"]
     response = api.post(verify_url(pk), {}, format="json")
     assert response.status_code == 400
-    assert "role_arn" in response.data
+    assert "role_arn" in response.data["errors"]
 
 
 def _platform_in_customer_account(monkeypatch, settings) -> str:
@@ -309,7 +309,7 @@ def test_verifying_another_users_aws_account_is_a_409_and_changes_nothing(api, o
 
     assert response.status_code == 409
     assert response.json() == {
-        "detail": f"AWS account {CUSTOMER_ACCOUNT} is already connected to spotopt by another user. Ask them "
+        "detail": f"AWS account {CUSTOMER_ACCOUNT} is already connected to spotopt by another team. Ask them "
         "(or an administrator) to remove it first.",
         "code": "account_owned_elsewhere",
     }
@@ -439,14 +439,28 @@ def test_keys_flow_connects_then_reconnecting_updates_and_no_secret_is_ever_show
     assert_no_secrets(posted.content.decode(), *secrets)
 
 
-def test_keys_replace_a_pending_placeholder_of_the_same_user(api, iam_keys):
+def test_keys_never_take_over_a_pending_placeholder(api, iam_keys):
     placeholder = create_pending(api, account_name="Production")["account"]["id"]
 
     response = api.post(CONNECT_KEYS, keys_payload(iam_keys), format="json")
 
-    assert response.status_code == 200  # not a new row: the placeholder became this account
+    assert response.status_code == 201  # a new account: the pending one keeps its External ID
+    assert response.data["id"] != placeholder
+    assert response.data["aws_account_id"] == KEYS_ACCOUNT
+    pending = Account.objects.get(pk=placeholder)
+    assert (pending.status, pending.connection_method) == (AccountStatus.PENDING, ConnectionMethod.IAM_ROLE)
+    assert pending.external_id
+
+
+def test_a_pending_placeholder_switches_to_keys_only_when_asked(api, iam_keys):
+    placeholder = create_pending(api, account_name="Production")["account"]["id"]
+
+    response = api.post(f"/api/v1/onboarding/{placeholder}/credentials/", keys_payload(iam_keys), format="json")
+
+    assert response.status_code == 200
     assert response.data["id"] == placeholder
     assert (response.data["account_name"], response.data["aws_account_id"]) == ("Production", KEYS_ACCOUNT)
+    assert (response.data["connection_method"], response.data["external_id"]) == ("access_keys", None)
     assert Account.objects.count() == 1
 
 
@@ -463,7 +477,7 @@ def test_keys_of_another_users_aws_account_are_a_409_and_nothing_changes(iam_key
 
     assert response.status_code == 409
     assert response.json() == {
-        "detail": f"AWS account {KEYS_ACCOUNT} is already connected to spotopt by another user. Ask them "
+        "detail": f"AWS account {KEYS_ACCOUNT} is already connected to spotopt by another team. Ask them "
         "(or an administrator) to remove it first.",
         "code": "account_owned_elsewhere",
     }
@@ -512,7 +526,7 @@ def test_malformed_keys_are_a_400_without_calling_aws(api, settings, payload, fi
     settings.AWS_MAX_ATTEMPTS = 1
     response = api.post(CONNECT_KEYS, payload, format="json")
     assert response.status_code == 400
-    assert field_or_code in response.data or response.data["code"] == field_or_code
+    assert field_or_code in response.data.get("errors", {}) or response.data["code"] == field_or_code
     assert "x" * 40 not in response.content.decode()
     assert not Account.objects.exists()
 

@@ -17,9 +17,9 @@ from django.test import Client, override_settings
 from django.urls import include, path, reverse
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from accounts import views as account_views
 from accounts.auth import INVALID_LOGIN_MESSAGE
 from accounts.choices import Role
+from accounts.views import signin as account_views
 from tests.conftest import TEST_PASSWORD
 
 LOCKED = "Too many failed sign-in attempts. Try again in 15 minutes."
@@ -442,8 +442,8 @@ ALL_SECTIONS = ["Accounts", "Fleet", "Approvals", "Waste", "Risk", "SLA"]
 @pytest.mark.parametrize(
     ("role", "expected"),
     [
-        (Role.CLIENT, [*ALL_SECTIONS, "API docs"]),
-        (Role.USER, [*ALL_SECTIONS, "API docs"]),
+        (Role.CLIENT, [*ALL_SECTIONS, "Team", "API docs"]),
+        (Role.USER, [*ALL_SECTIONS, "Team", "API docs"]),
         (Role.LAB, [*ALL_SECTIONS, "Lab", "API docs"]),
         (Role.ADMIN, [*ALL_SECTIONS, "Lab", "API docs"]),
         (Role.SUPER_ADMIN, [*ALL_SECTIONS, "Lab", "Admin", "API docs"]),

@@ -134,7 +134,7 @@ def test_a_wrong_password_gets_401_with_a_clear_detail(api, client_user):
 def test_missing_fields_get_400_naming_them(api):
     response = api.post(TOKEN, {"username": "someone"}, format="json")
     assert response.status_code == 400
-    assert response.data["password"] == ["This field is required."]
+    assert response.data["errors"]["password"] == ["This field is required."]
 
 
 @pytest.mark.django_db

@@ -9,6 +9,7 @@ from accounts.models import Account
 from accounts.services import (
     AccountConflict,
     account_connect_access_keys,
+    account_connect_pending_with_keys,
     account_create_pending,
     account_retry,
 )
@@ -167,20 +168,46 @@ def test_the_same_user_reconnecting_updates_their_row(client_user, iam_keys):
     assert again.account_name == "Keys (rotated)"
 
 
-def test_a_pending_placeholder_of_the_user_becomes_the_keys_account(client_user, iam_keys):
+def test_connecting_keys_leaves_a_pending_placeholder_alone(client_user, iam_keys):
     placeholder = account_create_pending(user=client_user, account_name="Production")
 
     account, created = connect(client_user, iam_keys)
 
-    assert created is False
+    assert created is True
+    assert account.pk != placeholder.pk
+    placeholder.refresh_from_db()
+    assert (placeholder.status, placeholder.connection_method) == (AccountStatus.PENDING, ConnectionMethod.IAM_ROLE)
+    assert placeholder.external_id.startswith("spot-optimizer-")
+
+
+def test_a_pending_placeholder_becomes_the_keys_account_when_asked(client_user, iam_keys):
+    placeholder = account_create_pending(user=client_user, account_name="Production")
+
+    account = account_connect_pending_with_keys(
+        user=client_user, account=placeholder, access_key_id=iam_keys[0], secret_access_key=iam_keys[1]
+    )
+
     assert account.pk == placeholder.pk
     account.refresh_from_db()
     assert account.account_id == KEYS_ACCOUNT
     assert account.connection_method == ConnectionMethod.ACCESS_KEYS
     assert account.status == AccountStatus.CONNECTED
     assert account.account_name == "Production"
+    assert account.external_id is None
     assert account.get_access_keys() == iam_keys
     assert Account.objects.count() == 1
+
+
+def test_asking_for_keys_on_a_pending_placeholder_of_an_account_the_team_has_merges_them(client_user, iam_keys):
+    existing, _ = connect(client_user, iam_keys)
+    placeholder = account_create_pending(user=client_user, account_name="Production")
+
+    account = account_connect_pending_with_keys(
+        user=client_user, account=placeholder, access_key_id=iam_keys[0], secret_access_key=iam_keys[1]
+    )
+
+    assert account.pk == existing.pk
+    assert not Account.objects.filter(pk=placeholder.pk).exists()
 
 
 def test_a_placeholder_is_left_alone_when_the_user_already_has_that_aws_account(client_user, iam_keys):

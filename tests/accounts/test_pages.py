@@ -632,8 +632,9 @@ def test_the_steps_say_so_when_the_platform_cannot_build_the_template(client_use
     response = signed_in(client_user).get(reverse("account_detail", args=[account.pk]))
     assert response.status_code == 200
     page = html(response)
-    assert "spotopt cannot build the template right now" in page
-    assert "Set PLATFORM_AWS_PRINCIPAL_ARN" in page
+    # The customer learns that the operator has to finish the setup; the setting's name is for the operator.
+    assert "spotopt&#x27;s operator has not finished setting up the platform&#x27;s AWS identity" in page
+    assert "PLATFORM_AWS_PRINCIPAL_ARN" not in page
     assert "Download template" not in page
     assert account.external_id in page  # the External ID is still shown
 
@@ -800,7 +801,7 @@ def test_verifying_an_account_another_customer_has_is_refused_on_the_page(
     response = signed_in(client_user).post(reverse("account_verify", args=[account.pk]), {"role_arn": ROLE_ARN})
 
     assert response.status_code == 400
-    assert f"AWS account {CUSTOMER_ACCOUNT} is already connected to spotopt by another user." in html(response)
+    assert f"AWS account {CUSTOMER_ACCOUNT} is already connected to spotopt by another team." in html(response)
     assert rows() == before
 
 
@@ -867,7 +868,7 @@ def test_keys_of_an_account_another_customer_connected_are_refused_and_nothing_c
     assert response.status_code == 400
     page = html(response)
     assert (
-        f"AWS account {KEYS_ACCOUNT} is already connected to spotopt by another user. Ask them (or an "
+        f"AWS account {KEYS_ACCOUNT} is already connected to spotopt by another team. Ask them (or an "
         "administrator) to remove it first." in page
     )
     assert secret not in page

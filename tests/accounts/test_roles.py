@@ -21,6 +21,8 @@ EXPECTED = {
     C.MANAGE_ACCOUNTS:          dict(super_admin=Y, admin=Y, client=Y, user=N, lab=N),
     C.USE_LAB:                  dict(super_admin=Y, admin=Y, client=N, user=N, lab=Y),
     C.VIEW_LAB_ACCOUNTS:        dict(super_admin=Y, admin=Y, client=N, user=N, lab=Y),
+    C.VIEW_TEAM:                dict(super_admin=N, admin=N, client=Y, user=Y, lab=N),
+    C.MANAGE_TEAM:              dict(super_admin=N, admin=N, client=Y, user=N, lab=N),
 }
 # fmt: on
 
@@ -40,7 +42,11 @@ def test_role_matrix(make_user):
 
     # A Django superuser counts as super_admin whatever the role column says.
     superuser_client = make_user(Role.CLIENT, is_superuser=True)
-    assert capabilities_of(superuser_client) == capabilities_of(users[Role.SUPER_ADMIN]) == set(Capability)
+    # Every capability but the customers' team ones (super_admins belong to no team).
+    customer_only = {C.VIEW_TEAM, C.MANAGE_TEAM}
+    assert (
+        capabilities_of(superuser_client) == capabilities_of(users[Role.SUPER_ADMIN]) == set(Capability) - customer_only
+    )
 
     # Inactive users and anonymous visitors can do nothing.
     inactive_super_admin = make_user(Role.SUPER_ADMIN, is_active=False)

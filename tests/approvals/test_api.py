@@ -411,7 +411,7 @@ def test_rejecting_needs_a_comment_and_changes_nothing_without_one(admin_user, m
     response = api_as(admin_user).post(f"{APPROVALS}{approval.pk}/reject/", data, format="json")
 
     assert response.status_code == 400
-    assert "comment" in response.data
+    assert "comment" in response.data["errors"]
     assert rows() == before
 
 
@@ -420,7 +420,7 @@ def test_an_overlong_comment_is_refused(admin_user, make_approval):
     before = rows()
     response = api_as(admin_user).post(f"{APPROVALS}{approval.pk}/approve/", {"comment": "x" * 4001}, format="json")
     assert response.status_code == 400
-    assert "comment" in response.data
+    assert "comment" in response.data["errors"]
     assert rows() == before
 
 
@@ -678,7 +678,7 @@ def test_filters(client_user, catalogue, query, expected):
 def test_an_unknown_filter_value_is_a_400_naming_the_field(client_user, catalogue, query):
     response = api_as(client_user).get(f"{APPROVALS}?{query}")
     assert response.status_code == 400
-    assert query.split("=")[0] in response.data
+    assert query.split("=")[0] in response.data["errors"]
 
 
 def test_another_tenants_account_in_the_filter_is_an_invalid_choice_not_data(
@@ -690,7 +690,7 @@ def test_another_tenants_account_in_the_filter_is_an_invalid_choice_not_data(
     response = api_as(client_user).get(f"{APPROVALS}?account={theirs.pk}")
 
     assert response.status_code == 400
-    assert "Select a valid choice" in str(response.data["account"])
+    assert "Select a valid choice" in str(response.data["errors"]["account"])
     assert "Their secret account" not in response.content.decode()
 
 

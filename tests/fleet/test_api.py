@@ -240,6 +240,7 @@ def test_an_instance_shows_what_an_integrator_needs(client_user, make_account, m
         "region",
         "lifecycle",
         "hourly_price",
+        "price_source",
         "orchestrator_type",
         "cluster_membership",
         "auth_status",
@@ -269,7 +270,10 @@ def test_an_instance_shows_what_an_integrator_needs(client_user, make_account, m
         "eu-west-1",
     )
     # On-demand list price of m5.large (0.096 in us-east-1) times the eu-west-1 factor (1.11).
-    assert (data["lifecycle"], data["hourly_price"]) == ("on-demand", "0.1066")
+    assert (data["lifecycle"], data["hourly_price"]) == (
+        "on-demand",
+        "0.106600",
+    )  # six decimal places, like every price
     assert data["orchestrator_type"] == "KUBERNETES"
     assert data["cluster_membership"] == {"cluster_name": "prod-eks", "node_group": "ng-1"}
     assert data["auth_status"] == "FLAGGED" and data["flagged_at"]
@@ -283,7 +287,7 @@ def test_an_instance_shows_what_an_integrator_needs(client_user, make_account, m
 @pytest.mark.parametrize(
     "fields,price",
     [
-        ({"lifecycle": Lifecycle.ON_DEMAND, "instance_type": "m5.large"}, "0.0960"),
+        ({"lifecycle": Lifecycle.ON_DEMAND, "instance_type": "m5.large"}, "0.096000"),
         ({"lifecycle": Lifecycle.SPOT, "instance_metadata": {"spot_price": "0.031200"}}, "0.031200"),
         ({"lifecycle": Lifecycle.SPOT, "instance_metadata": {"spot_price": ""}}, None),  # not recorded
         ({"lifecycle": Lifecycle.SPOT, "instance_metadata": {}}, None),
@@ -386,21 +390,21 @@ def test_bad_lab_input_is_a_field_error_and_changes_nothing(lab_user, lab_instan
     before = rows()
     response = api_as(lab_user).patch(detail(lab_instance), payload, format="json")
     assert response.status_code == 400
-    assert field in response.data
+    assert field in response.data["errors"]
     assert rows() == before
 
 
 def test_a_bad_pipeline_mode_says_which_are_valid(lab_user, lab_instance):
     response = api_as(lab_user).patch(detail(lab_instance), {"pipeline_mode": "PARALLEL"}, format="json")
     assert response.status_code == 400
-    assert response.data["pipeline_mode"] == ['"PARALLEL" is not a valid choice.']
+    assert response.data["errors"]["pipeline_mode"] == ['"PARALLEL" is not a valid choice.']
 
 
 def test_a_body_that_is_not_an_object_is_a_400(lab_user, lab_instance):
     before = rows()
     response = api_as(lab_user).patch(detail(lab_instance), ["LINEAR"], format="json")
     assert response.status_code == 400
-    assert "non_field_errors" in response.data
+    assert "non_field_errors" in response.data["errors"]
     assert rows() == before
 
 
@@ -453,9 +457,9 @@ def test_read_only_fields_are_refused_by_name_and_nothing_changes(admin_user, la
 
     assert response.status_code == 400
     refused = set(payload) - {"pipeline_mode"}
-    assert set(response.data) == refused
+    assert set(response.data["errors"]) == refused
     for name in refused:
-        assert response.data[name] == [
+        assert response.data["errors"][name] == [
             "This field is read-only; only pipeline_mode, is_shadow_mode, assigned_model_version can be changed."
         ]
     assert rows() == before
@@ -676,7 +680,7 @@ def test_ordering_by_last_evaluation(client_user, catalogue):
 def test_an_unknown_filter_value_is_a_400_naming_the_field(client_user, catalogue, query):
     response = api_as(client_user).get(f"{INSTANCES}?{query}")
     assert response.status_code == 400
-    assert query.split("=")[0] in response.data
+    assert query.split("=")[0] in response.data["errors"]
 
 
 @pytest.mark.parametrize("query", ["is_active=perhaps", "is_shadow_mode=perhaps", "is_active=1", "is_active=TRUE"])
@@ -697,7 +701,7 @@ def test_filters_never_reach_past_the_tenant(client_user, other_client, make_acc
     assert api.get(f"{INSTANCES}?q=i-0ffff").data["count"] == 0
     response = api.get(f"{INSTANCES}?account={theirs.pk}")
     assert response.status_code == 400
-    assert "Select a valid choice" in str(response.data["account"])
+    assert "Select a valid choice" in str(response.data["errors"]["account"])
     assert "Their secret account" not in response.content.decode()
 
 
@@ -706,7 +710,7 @@ def test_a_lab_user_cannot_filter_by_a_production_account(lab_user, make_user, m
     make_instance(prod)
     response = api_as(lab_user).get(f"{INSTANCES}?account={prod.pk}")
     assert response.status_code == 400
-    assert "account" in response.data
+    assert "account" in response.data["errors"]
 
 
 def test_the_list_is_paginated(client_user, make_account):

@@ -2,10 +2,11 @@
 discovery writes, and whether an instance is authorized. Pure functions: no database, no AWS."""
 
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 
-from fleet.choices import Lifecycle, OrchestratorType
+from fleet.choices import Lifecycle, OrchestratorType, PriceSource
 from fleet.inventory import cluster_membership, instance_fields, is_authorized, tag_dict
 
 K8S, STANDALONE = OrchestratorType.KUBERNETES, OrchestratorType.STANDALONE
@@ -166,6 +167,8 @@ def test_instance_fields_of_an_on_demand_instance():
         "availability_zone": "eu-west-1b",
         "region": "eu-west-1",
         "lifecycle": Lifecycle.ON_DEMAND,
+        "hourly_price": Decimal("0.1066"),  # the catalog's m5.large in eu-west-1
+        "price_source": PriceSource.ON_DEMAND_LIST,
         "orchestrator_type": K8S,
         "cluster_membership": {"cluster_name": "prod"},
         "instance_metadata": {

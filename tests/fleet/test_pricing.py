@@ -14,6 +14,7 @@ import pytest
 from botocore.stub import Stubber
 
 from fleet import pricing
+from fleet.choices import PriceSource
 from fleet.pricing import CATALOG_PATH, SPOT_PRODUCT, instance_hourly, latest_spot_prices, on_demand_hourly
 
 
@@ -33,7 +34,10 @@ def test_a_region_without_a_factor_uses_the_us_east_1_price():
 
 def test_an_unknown_instance_type_has_no_price():
     assert on_demand_hourly("z99.mega", "us-east-1") is None
-    assert instance_hourly(lifecycle="on-demand", instance_type="z99.mega", region="us-east-1", metadata={}) is None
+    assert instance_hourly(lifecycle="on-demand", instance_type="z99.mega", region="us-east-1") == (
+        None,
+        PriceSource.UNKNOWN,
+    )
 
 
 def test_every_catalog_price_and_factor_is_a_positive_decimal():
@@ -43,24 +47,26 @@ def test_every_catalog_price_and_factor_is_a_positive_decimal():
     assert catalog["region_factors"]["us-east-1"] == "1.00"
 
 
-def test_on_demand_instances_are_priced_from_the_catalog_whatever_the_metadata():
-    assert instance_hourly(
-        lifecycle="on-demand", instance_type="t3.micro", region="us-east-1", metadata={"spot_price": "9"}
-    ) == Decimal("0.0104")
-
-
-def test_spot_instances_are_priced_from_their_recorded_spot_price():
-    price = instance_hourly(
-        lifecycle="spot", instance_type="m5.large", region="eu-west-1", metadata={"spot_price": "0.0312"}
+def test_on_demand_instances_are_priced_from_the_catalog_whatever_the_spot_market_says():
+    assert instance_hourly(lifecycle="on-demand", instance_type="t3.micro", region="us-east-1", spot_price="9") == (
+        Decimal("0.0104"),
+        PriceSource.ON_DEMAND_LIST,
     )
-    assert price == Decimal("0.0312")
+
+
+def test_spot_instances_are_priced_from_their_pools_spot_price():
+    price, source = instance_hourly(lifecycle="spot", instance_type="m5.large", region="eu-west-1", spot_price="0.0312")
+    assert (price, source) == (Decimal("0.0312"), PriceSource.SPOT_MARKET)
     assert isinstance(price, Decimal)
 
 
-@pytest.mark.parametrize("metadata", [{}, {"spot_price": ""}, None])
-def test_a_spot_instance_without_a_recorded_price_is_unknown_not_free(metadata):
+@pytest.mark.parametrize("spot_price", ["", "n/a", "-1", "NaN"])
+def test_a_spot_instance_without_a_usable_price_is_unknown_not_free(spot_price):
     # Not the on-demand price either: a spot instance's price is only what DescribeSpotPriceHistory said.
-    assert instance_hourly(lifecycle="spot", instance_type="m5.large", region="us-east-1", metadata=metadata) is None
+    assert instance_hourly(lifecycle="spot", instance_type="m5.large", region="us-east-1", spot_price=spot_price) == (
+        None,
+        PriceSource.UNKNOWN,
+    )
 
 
 # --- latest_spot_prices against a stubbed EC2 client ---------------------------------------------------

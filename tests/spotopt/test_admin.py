@@ -37,12 +37,17 @@ def test_only_super_admins_and_superusers_are_staff(make_user):
 
 
 @pytest.mark.parametrize("user_fixture", ["admin_user", "client_user", "readonly_user", "lab_user"])
-@pytest.mark.parametrize("url", ["/admin/", "/admin/accounts/account/", "/admin/risk/globalriskevent/"])
-def test_other_roles_are_sent_to_the_admin_login(client, request, user_fixture, url):
+@pytest.mark.parametrize(
+    "url", ["/admin/", "/admin/accounts/account/", "/admin/risk/globalriskevent/", "/admin/login/?next=/admin/"]
+)
+def test_other_signed_in_roles_get_the_products_403_page_not_a_second_login_form(client, request, user_fixture, url):
     client.force_login(request.getfixturevalue(user_fixture))
     response = client.get(url)
-    assert response.status_code == 302
-    assert response["Location"].startswith(f"{reverse('admin:login')}?next=")
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "The Django admin is for super_admins." in page
+    assert 'name="password"' not in page
+    assert "/static/css/spotopt.css" in page  # the product's own page, not the admin's
 
 
 @pytest.mark.parametrize("url", ["/admin/", "/admin/accounts/user/", "/admin/sla/downtimelog/"])

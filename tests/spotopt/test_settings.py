@@ -30,6 +30,9 @@ SETTINGS_VARIABLES = (
     "SECURE_PROXY_SSL_HEADER",
     "REDIS_URL",
     "EMAIL_URL",
+    "PLATFORM_AWS_PRINCIPAL_ARN",
+    "AWS_ENDPOINT_URL",
+    "CLOUDFORMATION_ROLE_NAME",
 )
 
 
@@ -50,6 +53,8 @@ def production_env(clean_env):
         "SECRET_KEY": secrets.token_urlsafe(64),
         "ALLOWED_HOSTS": "example.com",
         "CREDENTIALS_ENCRYPTION_KEYS": "prod1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+        # The operator names the role the platform runs as (otherwise check --deploy asks STS, see below).
+        "PLATFORM_AWS_PRINCIPAL_ARN": "arn:aws:iam::123456789012:role/spotopt-platform",
     }
 
 
@@ -106,6 +111,26 @@ def test_check_deploy_is_clean_with_hsts_preload_chosen(production_env):
     assert result.returncode == 0, output
     assert "System check identified no issues" in output
     assert "WARNINGS" not in output
+
+
+def test_check_tells_the_operator_what_blocks_the_cloudformation_onboarding(production_env):
+    # A setting that is not a principal a customer's role can trust: every `check` says so.
+    production_env["PLATFORM_AWS_PRINCIPAL_ARN"] = "arn:aws:sts::123456789012:assumed-role/x/y"
+    result = run_manage(production_env, "check")
+    assert result.returncode != 0
+    refused = "(spotopt.E001) PLATFORM_AWS_PRINCIPAL_ARN 'arn:aws:sts::123456789012:assumed-role/x/y' is not an IAM"
+    assert refused in result.stderr
+
+    # Unset, the deploy check asks STS; an unreachable AWS is named, with what customers cannot do meanwhile.
+    del production_env["PLATFORM_AWS_PRINCIPAL_ARN"]
+    production_env.update(
+        AWS_ENDPOINT_URL="http://127.0.0.1:9", AWS_MAX_ATTEMPTS="1", AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="y"
+    )
+    assert run_manage(production_env, "check").returncode == 0  # no AWS call outside --deploy
+    result = run_manage(production_env, "check", "--deploy")
+    assert result.returncode != 0
+    assert "(spotopt.E003) The platform's AWS identity is unknown: AWS could not be reached" in result.stderr
+    assert "Customers cannot connect accounts with a CloudFormation role until it is fixed." in result.stderr
 
 
 def test_production_settings_are_hardened(production_env):

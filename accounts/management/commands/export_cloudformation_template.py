@@ -2,6 +2,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts import cloudformation
+from spotopt import aws
 from spotopt.errors import DomainError
 
 
@@ -34,7 +35,7 @@ class Command(BaseCommand):
         try:
             text = render(
                 external_id=options["external_id"],
-                platform_principal_arn=options["platform_principal_arn"] or cloudformation.platform_principal(),
+                platform_principal_arn=options["platform_principal_arn"] or aws.platform_principal_arn(),
                 role_name=options["role_name"] or cloudformation.role_name(),
             )
         except DomainError as exc:

@@ -1,11 +1,11 @@
-"""`manage.py seed_demo` against a real moto server (threaded, on a free local port)."""
+"""`manage.py seed_demo` against a real moto server (threaded, on a free local port), in the demo's own
+configuration (demo/demo.env): everything on spotopt's side is made by the product's services."""
 
 import io
 import json
 import re
 import socket
 import urllib.request
-from decimal import Decimal
 
 import boto3
 import pytest
@@ -14,8 +14,8 @@ from django.core.management import CommandError, call_command
 from django.test import RequestFactory
 from moto.server import ThreadedMotoServer
 
-from accounts.choices import AccountStatus, EnvironmentType, Role
-from accounts.models import Account, User
+from accounts.choices import AccountStatus, EnvironmentType, InvitationStatus, Role
+from accounts.models import Account, TeamInvitation, User
 from approvals.choices import ActionType, ApprovalStatus, RiskLevel
 from approvals.models import ApprovalRequest
 from fleet.choices import AuthStatus, Lifecycle, OrchestratorType
@@ -23,13 +23,14 @@ from fleet.models import Instance
 from risk.models import GlobalRiskEvent, SpotPoolRisk
 from sla.models import DowntimeLog
 from spotopt import aws
-from waste.choices import ResourceType
+from tests.demo.config import demo_settings
 from waste.models import WasteResource
 
 pytestmark = pytest.mark.django_db
 
 PROD_ID, LAB_ID = "111122223333", "444455556666"
-PASSWORD_LINE = re.compile(r"^\s+(demo-\S+)\s+\S+\s+(?:created|password reset), password: (\S+)$", re.M)
+PASSWORD_LINE = re.compile(r"^  (demo-\S+)\s.*password: (\S+)$", re.M)
+DEMO_USERNAMES = {"demo-superadmin", "demo-admin", "demo-client", "demo-user", "demo-lab"}
 
 
 def _login_request():
@@ -54,8 +55,11 @@ def moto_url():
 
 
 @pytest.fixture
-def demo_aws(moto_url, settings):
+def demo_aws(moto_url, settings, tmp_path):
+    demo_settings(settings)
     settings.AWS_ENDPOINT_URL = moto_url
+    settings.VAR_DIR = tmp_path
+    settings.SITE_URL = "http://127.0.0.1:8123"
     # Cached assumed-role credentials belong to one moto server (and one moto state).
     aws.forget_cached_credentials()
     yield moto_url
@@ -74,11 +78,8 @@ def counts() -> dict:
         "users": User.objects.count(),
         "instances": Instance.objects.count(),
         "active_instances": Instance.objects.filter(is_active=True).count(),
-        "waste": WasteResource.objects.count(),
-        "pools": SpotPoolRisk.objects.count(),
         "approvals": ApprovalRequest.objects.count(),
-        "events": GlobalRiskEvent.objects.count(),
-        "downtime": DowntimeLog.objects.count(),
+        "invitations": TeamInvitation.objects.count(),
     }
 
 
@@ -97,17 +98,22 @@ def as_customer(moto_url: str, account: Account, service: str, region: str = "us
     )
 
 
+def closing_block(out: str) -> str:
+    """The sign-in summary: the last thing the command prints."""
+    return out.rstrip().rsplit("=" * 72, 2)[-2]
+
+
 def test_seed_demo_builds_a_believable_estate_and_a_rerun_duplicates_nothing(demo_aws):
     out = seed()
 
-    # Accounts: both active, owned by the demo client, with a server-generated External ID.
+    # Accounts: both active, in the Acme team, connected by the demo client with a server-generated External ID.
     client = User.objects.get(username="demo-client")
     prod, lab = Account.objects.get(account_id=PROD_ID), Account.objects.get(account_id=LAB_ID)
     assert (prod.account_name, prod.environment_type) == ("Acme Production", EnvironmentType.PROD)
     assert (lab.account_name, lab.environment_type) == ("Acme Lab", EnvironmentType.LAB)
     for account in (prod, lab):
         assert account.status == AccountStatus.ACTIVE
-        assert account.user == client
+        assert account.user == client and account.team == client.team
         assert account.role_arn == f"arn:aws:iam::{account.account_id}:role/SpotOptimizerCrossAccountRole"
         assert re.fullmatch(r"spot-optimizer-[0-9a-f-]{36}", account.external_id)
         # Connected through the onboarding flow: verified role, then a discovery of every region.
@@ -116,27 +122,35 @@ def test_seed_demo_builds_a_believable_estate_and_a_rerun_duplicates_nothing(dem
         assert discovery["regions_done"] == discovery["regions_total"] == len(account.regions)
         assert "last_error" not in account.account_metadata
     assert f"verified the role arn:aws:iam::{PROD_ID}:role/SpotOptimizerCrossAccountRole: connected" in out
+    assert prod.regions == ["us-east-1", "us-west-2"] and lab.regions == ["us-east-1"]
 
-    # The approval queue: a pending request of each action type, filed through the approval service.
+    # The Acme team: the read-only user came in through an invitation; another invitation is open.
+    assert client.team.name == "Acme"
+    reader = User.objects.get(username="demo-user")
+    assert (reader.team, reader.role) == (client.team, Role.USER)
+    assert TeamInvitation.objects.get(email=reader.email).status == InvitationStatus.ACCEPTED
+    assert TeamInvitation.objects.filter(team=client.team, status=InvitationStatus.PENDING).count() == 1
+    assert set(Account.objects.for_user(reader)) == {prod, lab}
+
+    # The approval queue, filed through the approval service, for the actions that have a workflow.
     pending = ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING)
-    assert {r.action_type for r in pending} == set(ActionType.values)
+    assert {r.action_type for r in pending} == {ActionType.TERMINATE_ROGUE, ActionType.SWITCH_INSTANCE}
     rogue_request = pending.get(action_type=ActionType.TERMINATE_ROGUE)
     assert rogue_request.instance.auth_status == AuthStatus.FLAGGED and rogue_request.requester is None
-    assert pending.get(action_type=ActionType.DELETE_WASTE).risk_level == RiskLevel.MEDIUM
     assert set(pending.filter(action_type=ActionType.SWITCH_INSTANCE).values_list("risk_level", flat=True)) == {
         RiskLevel.LOW,
         RiskLevel.CRITICAL,
     }
-    assert "Approvals: 4 pending (4 filed by this run)" in out
-    assert prod.regions == ["us-east-1", "us-west-2"] and lab.regions == ["us-east-1"]
+    assert "Approvals: 3 pending (3 filed by this run)" in out
 
-    # Instances: both orchestrators, both lifecycles, two regions; exactly one rogue, in PROD.
+    # Instances: both orchestrators, both lifecycles, two regions; exactly one rogue, in PROD; all priced.
     live = Instance.objects.filter(is_active=True)
     assert {i.orchestrator_type for i in live} == {OrchestratorType.KUBERNETES, OrchestratorType.STANDALONE}
     assert {i.lifecycle for i in live} == {Lifecycle.SPOT, Lifecycle.ON_DEMAND}
     assert {i.region for i in live} == {"us-east-1", "us-west-2"}
     assert len({i.instance_type for i in live}) >= 4
     assert {i.account_id for i in live} == {prod.pk, lab.pk}
+    assert not live.filter(hourly_price=None).exists()
     rogue = Instance.objects.get(auth_status=AuthStatus.FLAGGED)
     assert rogue.account == prod and rogue.flagged_at is not None
     assert rogue.instance_metadata["tags"] == {}
@@ -150,38 +164,26 @@ def test_seed_demo_builds_a_believable_estate_and_a_rerun_duplicates_nothing(dem
     assert asg_node.instance_metadata["private_ip"] and asg_node.instance_metadata["launch_time"]
     assert live.filter(cluster_membership__nodepool="default", lifecycle=Lifecycle.SPOT).count() == 1
 
-    # Waste: all four kinds, priced in Decimal.
-    waste = list(WasteResource.objects.all())
-    assert {w.resource_type for w in waste} == set(ResourceType.values)
-    for w in waste:
-        assert isinstance(w.monthly_cost, Decimal) and w.monthly_cost > 0
-        assert w.reason and w.days_unused > 0
-    eip = next(w for w in waste if w.resource_type == ResourceType.ELASTIC_IP)
-    assert eip.monthly_cost == Decimal("3.60")
+    # Nothing is faked where the product has no service yet: waste, the hive and the SLA stay empty.
+    assert not WasteResource.objects.exists()
+    assert not SpotPoolRisk.objects.exists() and not GlobalRiskEvent.objects.exists()
+    assert not DowntimeLog.objects.exists()
 
-    # Risk memory and downtime history.
-    poisoned = SpotPoolRisk.objects.get(is_poisoned=True)
-    event = GlobalRiskEvent.objects.get(pool_id=poisoned.pool_id, event_type="termination_notice")
-    assert poisoned.poisoned_at == event.reported_at
-    assert (poisoned.poison_expires_at - poisoned.poisoned_at).days == 15
-    assert DowntimeLog.objects.filter(cause="emergency_switch", account=prod).exists()
-
-    # One user per role; the printed passwords work.
+    # One user per role; the passwords in the closing summary work, and it says where to sign in.
     assert sorted(User.objects.filter(username__startswith="demo-").values_list("role", flat=True)) == sorted(
         Role.values
     )
     assert User.objects.get(username="demo-superadmin").is_superuser
-    passwords = dict(PASSWORD_LINE.findall(out))
-    assert set(passwords) == {"demo-superadmin", "demo-admin", "demo-client", "demo-user", "demo-lab"}
+    summary = closing_block(out)
+    assert "Sign in at http://127.0.0.1:8123/login/" in summary
+    passwords = dict(PASSWORD_LINE.findall(summary))
+    assert set(passwords) == DEMO_USERNAMES
     for username, password in passwords.items():
         assert authenticate(_login_request(), username=username, password=password) is not None, username
-    assert not Account.objects.filter(user__username="demo-user").exists()
-
-    # The summary names the login URL and the endpoint.
-    assert "/admin/" in out and demo_aws in out
     assert "Acme Production (111122223333, PROD, active)" in out and "1 rogue" in out
 
-    # What the customer sees in AWS (acting in 111122223333): the ASGs and the one untagged instance.
+    # What the customer sees in AWS (acting in 111122223333): the ASGs, the one untagged instance, and the
+    # role trusting the platform's own role with the account's External ID.
     autoscaling = as_customer(demo_aws, prod, "autoscaling")
     names = {g["AutoScalingGroupName"] for g in autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]}
     assert {"web-asg", "worker-asg", "eks-general-nodes-asg"} <= names
@@ -193,24 +195,47 @@ def test_seed_demo_builds_a_believable_estate_and_a_rerun_duplicates_nothing(dem
         if not i.get("Tags") and i["State"]["Name"] == "running"
     ]
     assert untagged == [rogue.instance_id]
-    trust = as_customer(demo_aws, prod, "iam").get_role(RoleName="SpotOptimizerCrossAccountRole")["Role"]
-    assert prod.external_id in json.dumps(trust["AssumeRolePolicyDocument"])
+    role = as_customer(demo_aws, prod, "iam").get_role(RoleName="SpotOptimizerCrossAccountRole")["Role"]
+    trust = json.dumps(role["AssumeRolePolicyDocument"])
+    assert prod.external_id in trust
+    assert "arn:aws:iam::123456789012:role/SpotOptimizerPlatform" in trust
 
     # A second run: nothing new anywhere, users keep their passwords.
     before = counts()
     asgs_before = len(names)
     out_again = seed()
     assert counts() == before
-    assert out_again.count("already exists, password unchanged") == 5
+    assert closing_block(out_again).count("password unchanged") == 5
+    assert "seed_demo --reset-passwords" in closing_block(out_again)
     assert not PASSWORD_LINE.findall(out_again)
     assert "created nothing (already present)" in out_again
-    assert "Approvals: 4 pending (0 filed by this run)" in out_again
+    assert "Approvals: 3 pending (0 filed by this run)" in out_again
     assert len(autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]) == asgs_before
     for username, password in passwords.items():
         assert authenticate(_login_request(), username=username, password=password) is not None
 
 
-def test_seed_demo_rebuilds_aws_after_a_moto_restart_and_resets_passwords(demo_aws):
+def test_the_readmes_reset_command_needs_only_the_database_and_says_where_to_sign_in(demo_aws, settings, tmp_path):
+    seed()
+    # As the README gives it: a plain shell, none of the demo's variables (no endpoint, another SITE_URL).
+    settings.AWS_ENDPOINT_URL = None
+    settings.PLATFORM_AWS_PRINCIPAL_ARN = ""
+    settings.SITE_URL = "http://127.0.0.1:8000"
+    summary_file = tmp_path / "summary.txt"
+
+    out = seed("--reset-passwords", "--summary-file", str(summary_file))
+
+    assert "Sign in at http://127.0.0.1:8123/login/" in out  # the demo's own port, not the default
+    passwords = dict(PASSWORD_LINE.findall(out))
+    assert set(passwords) == DEMO_USERNAMES
+    for username, password in passwords.items():
+        assert authenticate(_login_request(), username=username, password=password) is not None
+    written = summary_file.read_text().strip()
+    assert written and written in out and passwords["demo-client"] in written
+    assert summary_file.stat().st_mode & 0o077 == 0  # it holds passwords: the owner's only
+
+
+def test_seed_demo_rebuilds_aws_after_a_moto_restart(demo_aws):
     seed()
     before = counts()
     old_ids = set(Instance.objects.values_list("instance_id", flat=True))
@@ -219,21 +244,13 @@ def test_seed_demo_rebuilds_aws_after_a_moto_restart_and_resets_passwords(demo_a
     # moto keeps everything in memory: a restart loses the estate while the database keeps its rows.
     urllib.request.urlopen(urllib.request.Request(f"{demo_aws}/moto-api/reset", method="POST"))
     aws.forget_cached_credentials()
-    out = seed("--reset-passwords")
+    seed()
 
     assert {a.account_id: (a.pk, a.external_id) for a in Account.objects.all()} == accounts
     assert Instance.objects.filter(is_active=True).count() == before["active_instances"]
     assert not Instance.objects.filter(is_active=True, instance_id__in=old_ids).exists()
     assert Instance.objects.filter(is_active=False).count() == len(old_ids)
     assert Instance.objects.filter(is_active=True, auth_status=AuthStatus.FLAGGED).count() == 1
-    assert WasteResource.objects.count() == before["waste"]
-    assert (SpotPoolRisk.objects.count(), GlobalRiskEvent.objects.count()) == (before["pools"], before["events"])
-    assert DowntimeLog.objects.count() == before["downtime"]
-
-    passwords = dict(PASSWORD_LINE.findall(out))
-    assert len(passwords) == 5 and "password reset" in out
-    for username, password in passwords.items():
-        assert authenticate(_login_request(), username=username, password=password) is not None
 
 
 def test_seed_demo_refuses_without_an_aws_endpoint(settings):
@@ -251,10 +268,19 @@ def test_seed_demo_refuses_a_real_aws_endpoint(settings):
     assert not User.objects.exists()
 
 
+def test_seed_demo_needs_the_demos_platform_role(settings, moto_url):
+    settings.AWS_ENDPOINT_URL = moto_url
+    settings.PLATFORM_AWS_PRINCIPAL_ARN = ""
+    with pytest.raises(CommandError, match="PLATFORM_AWS_PRINCIPAL_ARN is not set"):
+        seed()
+    assert not User.objects.exists()
+
+
 def test_seed_demo_writes_nothing_when_the_emulator_does_not_answer(settings):
+    demo_settings(settings)
     settings.AWS_ENDPOINT_URL = f"http://127.0.0.1:{_free_port()}"
     settings.AWS_MAX_ATTEMPTS = 1
     aws.forget_cached_credentials()
-    with pytest.raises(CommandError, match="Is moto_server running there"):
+    with pytest.raises(CommandError, match="Is moto_server running at"):
         seed()
     assert not User.objects.exists()
