@@ -22,6 +22,19 @@ AUTH_STATUS_TRANSITIONS = TransitionTable(
 )
 
 
+# The columns discovery learns from DescribeInstances (besides the metadata it keeps and is_active).
+DISCOVERED_FIELDS = (
+    "instance_type",
+    "availability_zone",
+    "region",
+    "lifecycle",
+    "hourly_price",
+    "price_source",
+    "orchestrator_type",
+    "cluster_membership",
+)
+
+
 class InstanceQuerySet(TenantQuerySet):
     account_path = "account"
 

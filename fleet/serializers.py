@@ -5,7 +5,7 @@ from rest_framework import serializers
 from accounts.choices import EnvironmentType
 
 from .choices import PipelineMode
-from .models import Instance
+from .models import DISCOVERED_FIELDS, Instance
 
 # The only fields a PATCH may change (the Lab controls); everything else is what discovery found.
 LAB_FIELDS = ("pipeline_mode", "is_shadow_mode", "assigned_model_version")
@@ -48,14 +48,7 @@ class InstanceSerializer(serializers.ModelSerializer):
             "instance_id",
             "name",
             "account",
-            "instance_type",
-            "availability_zone",
-            "region",
-            "lifecycle",
-            "hourly_price",
-            "price_source",
-            "orchestrator_type",
-            "cluster_membership",
+            *DISCOVERED_FIELDS,
             "auth_status",
             "flagged_at",
             "pipeline_mode",

@@ -25,24 +25,13 @@ from spotopt.errors import DomainError, PermissionRefused
 
 from .choices import AuthStatus
 from .inventory import LIVE_STATES, instance_fields, is_authorized, tag_dict
-from .models import Instance
+from .models import DISCOVERED_FIELDS, Instance
 from .pricing import latest_spot_prices
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 1000
-UPSERT_FIELDS = [
-    "instance_type",
-    "availability_zone",
-    "region",
-    "lifecycle",
-    "hourly_price",
-    "price_source",
-    "orchestrator_type",
-    "cluster_membership",
-    "instance_metadata",
-    "is_active",
-]
+UPSERT_FIELDS = [*DISCOVERED_FIELDS, "instance_metadata", "is_active"]
 
 
 @dataclass
