@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.choices import AccountStatus, ConnectionMethod, EnvironmentType, Role
 from accounts.models import Account, User
+from tests.helpers import FROZEN_NOW
 
 _seq = itertools.count(1)
 
@@ -35,6 +36,42 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(skip_pg)
+
+
+class FrozenClock:
+    """Stands in for django.utils.timezone.now: returns `now` until a test moves it (see `clock`)."""
+
+    def __init__(self, start):
+        self.start = start
+        self.now = start
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, **delta):
+        """Move on by a timedelta's keywords and answer the new time: clock.advance(hours=1, minutes=30)."""
+        self.now += timedelta(**delta)
+        return self.now
+
+    def at(self, **since_start):
+        """Move to that long after the start (earlier moves do not count): clock.at(hours=24)."""
+        self.now = self.start + timedelta(**since_start)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Frozen time for one test: django.utils.timezone.now answers `clock.now`, which starts at FROZEN_NOW
+    (tests/helpers.py: 2026-11-02 09:30, an aware UTC datetime) and changes only when the test moves it.
+
+    It replaces the `now` attribute of the django.utils.timezone module, so everything that calls
+    `timezone.now()` through `from django.utils import timezone` sees it: the services, and Django's own
+    auto_now / auto_now_add timestamps (created_at, updated_at). Code that passes `now=` explicitly is not
+    affected. Move it with `clock.now = FROZEN_NOW + timedelta(...)`, `clock.now += ...`,
+    `clock.advance(hours=...)` or `clock.at(hours=...)` (that long after `clock.start`, i.e. FROZEN_NOW).
+    """
+    frozen = FrozenClock(FROZEN_NOW)
+    monkeypatch.setattr(timezone, "now", frozen)
+    return frozen
 
 
 @pytest.fixture

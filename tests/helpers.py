@@ -1,7 +1,12 @@
 """Small helpers shared by test modules (fixtures live in conftest.py)."""
 
+from datetime import UTC, datetime
+
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+
+# Where the `clock` fixture (conftest.py) stops time: tests compare what the services stamp against it.
+FROZEN_NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 
 def changelist_query_count(client, url):
@@ -10,20 +15,3 @@ def changelist_query_count(client, url):
         response = client.get(url)
     assert response.status_code == 200
     return len(queries)
-
-
-def assert_move(obj, field, move, *, label, current, target, allowed_moves):
-    """`move(target)` succeeds exactly when (current, target) is an allowed move; otherwise it raises
-    TransitionNotAllowed naming both states and leaves the field as it was."""
-    import pytest
-
-    from spotopt.errors import TransitionNotAllowed
-
-    if (current, target) in allowed_moves:
-        move(target)
-        assert getattr(obj, field) == target
-        return
-    with pytest.raises(TransitionNotAllowed) as excinfo:
-        move(target)
-    assert f"{label} cannot move from {current} to {target}" in str(excinfo.value)
-    assert getattr(obj, field) == current

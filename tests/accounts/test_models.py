@@ -1,6 +1,5 @@
 """Database rules of accounts.User and accounts.Account, and what deleting a user takes with it."""
 
-import itertools
 from datetime import timedelta
 
 import pytest
@@ -8,13 +7,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.choices import AccountStatus, ConnectionMethod, Role
-from accounts.models import ACCOUNT_STATUS_TRANSITIONS, Account, User
+from accounts.models import Account, User
 from approvals.models import ApprovalRequest
 from fleet.models import Instance
 from mlgov.models import ExperimentLog, MLModel
 from risk.models import GlobalRiskEvent
 from sla.models import DowntimeLog
-from tests.helpers import assert_move
 from waste.models import WasteResource
 
 
@@ -88,34 +86,6 @@ def test_invalid_user_role_is_rejected_by_the_database(client_user):
 
 
 # --- status transitions -------------------------------------------------------------------------------
-
-# The account lifecycle: pending -> connected -> active; a failed verification can be retried.
-EXPECTED_ACCOUNT_MOVES = {
-    ("pending", "connected"),
-    ("connected", "active"),
-    ("connected", "failed"),
-    ("failed", "connected"),
-}
-
-
-def test_account_transition_table_is_the_documented_one():
-    table = {(src, dst) for src, targets in ACCOUNT_STATUS_TRANSITIONS.moves.items() for dst in targets}
-    assert table == EXPECTED_ACCOUNT_MOVES
-    assert ACCOUNT_STATUS_TRANSITIONS.is_final(AccountStatus.ACTIVE)
-
-
-@pytest.mark.parametrize(("current", "target"), list(itertools.product(AccountStatus.values, repeat=2)))
-def test_account_move_to(current, target):
-    account = Account(status=current)
-    assert_move(
-        account,
-        "status",
-        account.move_to,
-        label="Account status",
-        current=current,
-        target=target,
-        allowed_moves=EXPECTED_ACCOUNT_MOVES,
-    )
 
 
 def test_account_move_is_saved(client_user, make_account):

@@ -1,7 +1,7 @@
 """Expiry of approval requests, with a frozen clock: the per-risk default, the scheduled job, and a late
 decision (which is refused and leaves the request EXPIRED)."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
@@ -10,7 +10,7 @@ from django_q.models import Schedule
 from django_q.tasks import async_task
 
 from accounts.choices import Role
-from approvals import services, tasks
+from approvals import tasks
 from approvals.choices import ActionType, ApprovalStatus, ExecutionStatus, RiskLevel
 from approvals.services import (
     AlreadyDecided,
@@ -21,21 +21,10 @@ from approvals.services import (
     default_expiry,
 )
 from spotopt.errors import PermissionRefused
+from tests.helpers import FROZEN_NOW as NOW
 
-NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 PAYLOAD = {"instance_id": "i-0abc1234", "region": "us-east-1"}
 SCHEDULE_NAME = "spotopt:approvals.expire-overdue"
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """Frozen time for the services (django.utils.timezone.now, as the services module sees it)."""
-
-    class Clock:
-        now = NOW
-
-    monkeypatch.setattr(services.timezone, "now", lambda: Clock.now)
-    return Clock
 
 
 @pytest.fixture

@@ -1,15 +1,12 @@
 """Database rules of approvals.ApprovalRequest: an audit trail with a one-way status."""
 
-import itertools
-
 import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from approvals.choices import ApprovalStatus
-from approvals.models import APPROVAL_STATUS_TRANSITIONS, ApprovalRequest
+from approvals.models import ApprovalRequest
 from spotopt.errors import TransitionNotAllowed
-from tests.helpers import assert_move
 
 
 def assert_update_rejected(queryset, constraint, **values):
@@ -67,31 +64,6 @@ def test_request_outlives_its_account_and_instance(client_user, make_account, ma
     assert approval.account_id is None
     assert approval.aws_account_ref == "777788889999"
     assert approval.requester_id == client_user.pk
-
-
-# A decided request never changes again.
-EXPECTED_APPROVAL_MOVES = {("PENDING", "APPROVED"), ("PENDING", "REJECTED"), ("PENDING", "EXPIRED")}
-
-
-def test_approval_transition_table_is_the_documented_one():
-    table = {(src, dst) for src, targets in APPROVAL_STATUS_TRANSITIONS.moves.items() for dst in targets}
-    assert table == EXPECTED_APPROVAL_MOVES
-    for status in ("APPROVED", "REJECTED", "EXPIRED"):
-        assert APPROVAL_STATUS_TRANSITIONS.is_final(status)
-
-
-@pytest.mark.parametrize(("current", "target"), list(itertools.product(ApprovalStatus.values, repeat=2)))
-def test_approval_move_to(current, target):
-    approval = ApprovalRequest(status=current)
-    assert_move(
-        approval,
-        "status",
-        approval.move_to,
-        label="Approval request status",
-        current=current,
-        target=target,
-        allowed_moves=EXPECTED_APPROVAL_MOVES,
-    )
 
 
 def test_approval_move_is_saved_with_its_decision_time(make_approval, super_admin):

@@ -2,14 +2,13 @@
 about its outcome. The tasks run inline (django-q2 sync in the test settings) once the transaction commits.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.urls import reverse
 
 from accounts.choices import Role
-from approvals import services
 from approvals.choices import ActionType, ApprovalStatus, RiskLevel
 from approvals.services import (
     AlreadyDecided,
@@ -18,18 +17,9 @@ from approvals.services import (
     approval_request_create,
     approvals_expire_overdue,
 )
+from tests.helpers import FROZEN_NOW as NOW
 
-NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 PAYLOAD = {"instance_id": "i-0abc1234", "region": "us-east-1"}
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    class Clock:
-        now = NOW
-
-    monkeypatch.setattr(services.timezone, "now", lambda: Clock.now)
-    return Clock
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ admin's retry moves failed -> queued. Every move here goes through approvals.ser
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,7 +15,7 @@ import pytest
 from accounts.choices import Role
 from approvals import registry, services
 from approvals.choices import ActionType, ApprovalStatus, ExecutionStatus, RiskLevel
-from approvals.models import EXECUTION_STATUS_TRANSITIONS, ApprovalRequest
+from approvals.models import ApprovalRequest
 from approvals.services import (
     AlreadyDecided,
     approval_approve,
@@ -26,8 +26,7 @@ from approvals.services import (
     approvals_expire_overdue,
 )
 from spotopt.errors import Conflict, DomainError, NotFound, PermissionRefused
-
-NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+from tests.helpers import FROZEN_NOW as NOW
 
 GOOD_PAYLOADS = {
     ActionType.SWITCH_INSTANCE: {
@@ -54,17 +53,6 @@ GOOD_PAYLOADS = {
 }
 
 TERMINATE = {"instance_id": "i-0abc1234", "region": "us-east-1"}
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """A frozen clock for the services (and Django's auto timestamps): clock.now, advance with +=."""
-
-    class Clock:
-        now = NOW
-
-    monkeypatch.setattr(services.timezone, "now", lambda: Clock.now)
-    return Clock
 
 
 @pytest.fixture
@@ -377,17 +365,6 @@ def test_approving_queues_the_execution_and_the_requester_notice_after_commit(
 
 
 # --- execution_status: not_started -> queued -> running -> succeeded | failed; failed -> queued by retry ----
-
-
-def test_the_execution_table_is_the_documented_one():
-    moves = {(src, dst) for src, targets in EXECUTION_STATUS_TRANSITIONS.moves.items() for dst in targets}
-    assert moves == {
-        ("not_started", "queued"),
-        ("queued", "running"),
-        ("running", "succeeded"),
-        ("running", "failed"),
-        ("failed", "queued"),
-    }
 
 
 @pytest.fixture

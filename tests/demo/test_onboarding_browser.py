@@ -44,7 +44,7 @@ def test_the_demo_client_connects_with_cloudformation_up_to_the_template_downloa
         page.get_by_role("link", name="Download template (JSON)").click()
     download = download_info.value
     assert download.suggested_filename == f"spotopt-{account.external_id}.json"
-    template = json.loads(open(download.path()).read())
+    template = json.loads(download.path().read_text())
     parameters = template["Parameters"]
     assert parameters["ExternalId"]["Default"] == account.external_id
     assert parameters["PlatformPrincipalArn"]["Default"] == demo_env()["PLATFORM_AWS_PRINCIPAL_ARN"]

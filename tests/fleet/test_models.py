@@ -1,13 +1,10 @@
 """Database rules of fleet.Instance and its authorization-status transitions."""
 
-import itertools
-
 import pytest
 from django.db import IntegrityError, transaction
 
 from fleet.choices import AuthStatus, Lifecycle
-from fleet.models import AUTH_STATUS_TRANSITIONS, Instance
-from tests.helpers import assert_move
+from fleet.models import Instance
 
 
 def assert_update_rejected(queryset, constraint, **values):
@@ -88,36 +85,6 @@ def test_pool_id():
 
 
 # --- authorization status transitions -----------------------------------------------------------------
-
-# A rogue instance is flagged, then either authorized (tagged) or terminated through an approval.
-EXPECTED_AUTH_MOVES = {
-    ("AUTHORIZED", "UNAUTHORIZED"),
-    ("AUTHORIZED", "FLAGGED"),
-    ("UNAUTHORIZED", "AUTHORIZED"),
-    ("UNAUTHORIZED", "FLAGGED"),
-    ("FLAGGED", "AUTHORIZED"),
-    ("FLAGGED", "TERMINATED"),
-}
-
-
-def test_auth_status_transition_table_is_the_documented_one():
-    table = {(src, dst) for src, targets in AUTH_STATUS_TRANSITIONS.moves.items() for dst in targets}
-    assert table == EXPECTED_AUTH_MOVES
-    assert AUTH_STATUS_TRANSITIONS.is_final(AuthStatus.TERMINATED)
-
-
-@pytest.mark.parametrize(("current", "target"), list(itertools.product(AuthStatus.values, repeat=2)))
-def test_instance_move_auth_status(current, target):
-    instance = Instance(auth_status=current)
-    assert_move(
-        instance,
-        "auth_status",
-        instance.move_auth_status,
-        label="Instance authorization status",
-        current=current,
-        target=target,
-        allowed_moves=EXPECTED_AUTH_MOVES,
-    )
 
 
 def test_auth_status_move_is_saved(account, make_instance):

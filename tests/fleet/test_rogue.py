@@ -4,10 +4,9 @@ and only an approved request terminates it (fleet.services.terminate_rogue_insta
 executor). Tasks run inline (django-q2 sync in the test settings) once the transaction commits.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
-from django.utils import timezone
 
 from accounts.choices import AccountStatus
 from approvals.choices import ActionType, ApprovalStatus, ExecutionStatus, RiskLevel
@@ -24,6 +23,7 @@ from tests.aws_fixtures import (
     customer_session,
     moto,  # noqa: F401
 )
+from tests.helpers import FROZEN_NOW as T0
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("moto")]
 
@@ -35,31 +35,7 @@ def calls(request):
     return AwsCalls().install()
 
 
-T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 MANAGED = {"ManagedBy": "SpotOptimizer"}
-
-
-class Clock:
-    """django.utils.timezone.now, frozen at `now` until moved on."""
-
-    def __init__(self, now):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, **delta):
-        self.now += timedelta(**delta)
-
-    def at(self, **since_t0):
-        self.now = T0 + timedelta(**since_t0)
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    frozen = Clock(T0)
-    monkeypatch.setattr(timezone, "now", frozen)
-    return frozen
 
 
 @pytest.fixture

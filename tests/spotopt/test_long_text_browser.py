@@ -18,8 +18,13 @@ LONG_COMMENT = "NoSpacesInThisComment" * 240
 
 
 def test_long_names_and_comments_wrap_on_every_page(
-    live_server, browser_page, make_user, make_account, make_instance, make_approval
-):  # noqa: F811
+    live_server,
+    browser_page,  # noqa: F811 (the fixture imported above)
+    make_user,
+    make_account,
+    make_instance,
+    make_approval,
+):
     client = make_user(Role.CLIENT)
     account = make_account(client, account_name=LONG_NAME)
     instance = make_instance(

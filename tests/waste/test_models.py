@@ -1,15 +1,13 @@
 """Database rules of waste.WasteResource and its status transitions."""
 
-import itertools
 from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, transaction
 
 from spotopt.errors import TransitionNotAllowed
-from tests.helpers import assert_move
 from waste.choices import ResourceType, WasteStatus
-from waste.models import WASTE_STATUS_TRANSITIONS, WasteResource
+from waste.models import WasteResource
 
 
 def assert_update_rejected(queryset, constraint, **values):
@@ -89,36 +87,6 @@ def test_waste_is_deleted_with_its_account(account, make_waste):
     waste = make_waste(account)
     account.delete()
     assert not WasteResource.objects.filter(pk=waste.pk).exists()
-
-
-# Deletion only from SCHEDULED_DELETE; a flag or schedule can be withdrawn one step back; DELETED is final.
-EXPECTED_WASTE_MOVES = {
-    ("DETECTED", "FLAGGED"),
-    ("FLAGGED", "SCHEDULED_DELETE"),
-    ("FLAGGED", "DETECTED"),
-    ("SCHEDULED_DELETE", "DELETED"),
-    ("SCHEDULED_DELETE", "FLAGGED"),
-}
-
-
-def test_waste_transition_table_is_the_documented_one():
-    table = {(src, dst) for src, targets in WASTE_STATUS_TRANSITIONS.moves.items() for dst in targets}
-    assert table == EXPECTED_WASTE_MOVES
-    assert WASTE_STATUS_TRANSITIONS.is_final(WasteStatus.DELETED)
-
-
-@pytest.mark.parametrize(("current", "target"), list(itertools.product(WasteStatus.values, repeat=2)))
-def test_waste_move_to(current, target):
-    waste = WasteResource(status=current)
-    assert_move(
-        waste,
-        "status",
-        waste.move_to,
-        label="Waste resource status",
-        current=current,
-        target=target,
-        allowed_moves=EXPECTED_WASTE_MOVES,
-    )
 
 
 def test_waste_cannot_be_deleted_without_being_scheduled_first(account, make_waste):
