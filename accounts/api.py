@@ -1,12 +1,15 @@
 """API of accounts and onboarding: /api/v1/accounts/ and /api/v1/onboarding/…"""
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.utils.cache import add_never_cache_headers
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
+from spotopt.api import error_response
 from spotopt.errors import DomainError, NotFound
 from spotopt.tenancy import TenantViewSet
 
@@ -18,8 +21,10 @@ from .selectors import account_progress, accounts_for, open_invitations, team_me
 from .serializers import (
     AccessKeysOnlySerializer,
     AccessKeysSerializer,
+    AccountProgressSerializer,
     AccountSerializer,
     AccountUpdateSerializer,
+    CloudFormationTemplateSerializer,
     OnboardingSerializer,
     PendingAccountCreateSerializer,
     TeamInvitationCreatedSerializer,
@@ -29,6 +34,14 @@ from .serializers import (
     TeamRenameSerializer,
     TeamSerializer,
     VerifyRoleSerializer,
+)
+
+# Statuses the services answer that the schema cannot see (spotopt.api.ProductAutoSchema adds the rest).
+_OWNED_ELSEWHERE = error_response(
+    409, "The AWS account is connected by another customer, or was just connected by another request."
+)
+_TEMPLATE = OpenApiResponse(
+    CloudFormationTemplateSerializer, description="The template, as JSON or (?output=yaml) the same document as YAML."
 )
 
 
@@ -53,12 +66,27 @@ class AccountViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveModelM
     def perform_destroy(self, instance):
         services.account_delete(user=self.request.user, account=instance)
 
-    @extend_schema(request=None, responses=AccountSerializer)
+    @extend_schema(
+        request=None,
+        responses={
+            200: AccountSerializer,
+            400: error_response(400, "Only a failed or pending account is retried, and a role account needs its ARN."),
+            409: _OWNED_ELSEWHERE,
+        },
+    )
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         """Try a failed account again (re-verify the role or re-check the keys)."""
         account = services.account_retry(user=request.user, account=self.get_object())
         return Response(AccountSerializer(account).data)
+
+
+class OutputChosenByQuery(DefaultContentNegotiation):
+    """The template's format is `?output=`, whatever the Accept header says (an `Accept: application/x-yaml`
+    has no DRF renderer; the action writes the file itself). Errors are still JSON."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
 
 
 class OnboardingViewSet(TenantViewSet):
@@ -68,8 +96,8 @@ class OnboardingViewSet(TenantViewSet):
     serializer_class = AccountSerializer
     write_capability = Capability.CONNECT_ACCOUNTS
     throttle_scope = "onboarding"
-    # The CloudFormation template needs the platform's identity (STS) too.
-    aws_actions = ("create_pending", "template", "verify", "connect_credentials", "credentials", "discovery")
+    # The CloudFormation template needs the platform's identity (STS) too; discovery is only queued.
+    aws_actions = ("create_pending", "template", "verify", "connect_credentials", "credentials")
 
     def get_throttles(self):
         return [ScopedRateThrottle()] if self.request.method == "POST" else []
@@ -85,10 +113,22 @@ class OnboardingViewSet(TenantViewSet):
         return Response(OnboardingSerializer(details).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        parameters=[OpenApiParameter("output", enum=["json", "yaml"], default="json")],
-        responses={(200, "application/json"): dict, (200, "application/x-yaml"): str},
+        parameters=[
+            OpenApiParameter("output", enum=["json", "yaml"], default="json"),
+            OpenApiParameter(
+                "Content-Disposition",
+                location=OpenApiParameter.HEADER,
+                response=[200],
+                description='attachment; filename="spotopt-<external id>.<output>"',
+            ),
+        ],
+        responses={
+            (200, "application/json"): _TEMPLATE,
+            (200, "application/x-yaml"): _TEMPLATE,
+            400: error_response(400, "Not a role-connected account, or an output other than json or yaml."),
+        },
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], content_negotiation_class=OutputChosenByQuery)
     def template(self, request, pk=None):
         """Step 2: the CloudFormation template with this account's External ID (JSON or YAML download)."""
         account = self.get_object()
@@ -102,7 +142,7 @@ class OnboardingViewSet(TenantViewSet):
         response["Content-Disposition"] = f'attachment; filename="spotopt-{account.external_id}.{output}"'
         return response
 
-    @extend_schema(request=VerifyRoleSerializer, responses=AccountSerializer)
+    @extend_schema(request=VerifyRoleSerializer, responses={200: AccountSerializer, 409: _OWNED_ELSEWHERE})
     @action(detail=True, methods=["post"])
     def verify(self, request, pk=None):
         """Step 3: the Role ARN from the stack's outputs; the role is assumed with the External ID."""
@@ -113,7 +153,9 @@ class OnboardingViewSet(TenantViewSet):
         )
         return Response(AccountSerializer(account).data)
 
-    @extend_schema(request=AccessKeysSerializer, responses={200: AccountSerializer, 201: AccountSerializer})
+    @extend_schema(
+        request=AccessKeysSerializer, responses={200: AccountSerializer, 201: AccountSerializer, 409: _OWNED_ELSEWHERE}
+    )
     @action(detail=False, methods=["post"], url_path="connect/credentials")
     def connect_credentials(self, request):
         """Method 2: access keys, checked with STS and stored encrypted. 409 if another user has the account."""
@@ -124,7 +166,7 @@ class OnboardingViewSet(TenantViewSet):
             AccountSerializer(account).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
 
-    @extend_schema(request=AccessKeysOnlySerializer, responses=AccountSerializer)
+    @extend_schema(request=AccessKeysOnlySerializer, responses={200: AccountSerializer, 409: _OWNED_ELSEWHERE})
     @action(detail=True, methods=["post"])
     def credentials(self, request, pk=None):
         """A pending CloudFormation account, connected with access keys instead (its External ID is dropped).
@@ -136,8 +178,15 @@ class OnboardingViewSet(TenantViewSet):
         )
         return Response(AccountSerializer(account).data)
 
-    @extend_schema(methods=["GET"], request=None, responses=dict)
-    @extend_schema(methods=["POST"], request=None, responses={202: dict})
+    @extend_schema(methods=["GET"], request=None, responses=AccountProgressSerializer)
+    @extend_schema(
+        methods=["POST"],
+        request=None,
+        responses={
+            202: AccountProgressSerializer,
+            400: error_response(400, "Discovery needs a connected (or active) account."),
+        },
+    )
     @action(detail=True, methods=["get", "post"])
     def discovery(self, request, pk=None):
         """GET: status and discovery progress (what the onboarding page polls). POST: discover again."""
@@ -152,6 +201,7 @@ class OnboardingViewSet(TenantViewSet):
 # --- Teams ------------------------------------------------------------------------------------------------
 
 TEAMS_ARE_FOR_CUSTOMERS = "Teams are for customers; operators see every tenant by role."
+_NO_TEAM = error_response(404, "You are not in a team (a client of a team has to invite you).")
 
 
 class TeamViewSet(TenantViewSet):
@@ -171,11 +221,11 @@ class TeamViewSet(TenantViewSet):
             raise NotFound("You are not in a team: a client of a team has to invite you.")
         return request.user.team
 
-    @extend_schema(responses=TeamSerializer)
-    def list(self, request):
+    @extend_schema(responses={200: TeamSerializer, 404: _NO_TEAM})
+    def retrieve(self, request):
         return Response(TeamSerializer(self._team(request), context={"request": request}).data)
 
-    @extend_schema(request=TeamRenameSerializer, responses=TeamSerializer)
+    @extend_schema(request=TeamRenameSerializer, responses={200: TeamSerializer, 404: _NO_TEAM})
     def partial_update_team(self, request):
         self._team(request)
         form = TeamRenameSerializer(data=request.data)
@@ -184,6 +234,14 @@ class TeamViewSet(TenantViewSet):
         return Response(TeamSerializer(team, context={"request": request}).data)
 
 
+@extend_schema_view(
+    destroy=extend_schema(
+        responses={
+            204: None,
+            400: error_response(400, "You cannot remove yourself (another client of the team can)."),
+        }
+    )
+)
 class TeamMemberViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin):
     """The members of your team; DELETE takes one out of the team (clients; not yourself)."""
 
@@ -198,6 +256,9 @@ class TeamMemberViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveMod
         teams.team_member_remove(user=self.request.user, member=member)
 
 
+@extend_schema_view(
+    destroy=extend_schema(responses={204: None, 409: error_response(409, "The invitation is no longer pending.")})
+)
 class TeamInvitationViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin):
     """Your team's open invitations; POST invites (the answer carries the link, once); DELETE withdraws."""
 
@@ -208,13 +269,21 @@ class TeamInvitationViewSet(TenantViewSet, mixins.ListModelMixin, mixins.Retriev
     write_capability = Capability.MANAGE_TEAM
     write_refusal = "Only the team's clients see and send invitations."
 
-    @extend_schema(request=TeamInvitationCreateSerializer, responses={201: TeamInvitationCreatedSerializer})
+    @extend_schema(
+        request=TeamInvitationCreateSerializer,
+        responses={
+            201: TeamInvitationCreatedSerializer,
+            409: error_response(409, "That person is already a member of your team."),
+        },
+    )
     def create(self, request):
         form = TeamInvitationCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         invitation, link = teams.team_invitation_create(user=request.user, **form.validated_data)
         data = {**TeamInvitationSerializer(invitation).data, "link": link}
-        return Response(data, status=status.HTTP_201_CREATED)
+        response = Response(data, status=status.HTTP_201_CREATED)
+        add_never_cache_headers(response)  # the answer holds the link: no cache may keep it
+        return response
 
     def perform_destroy(self, invitation):
         teams.team_invitation_revoke(user=self.request.user, invitation=invitation)
@@ -227,4 +296,5 @@ def register(router) -> None:
     router.register("team/invitations", TeamInvitationViewSet, basename="team-invitation")
 
 
-team_view = TeamViewSet.as_view({"get": "list", "patch": "partial_update_team"})
+# One object (the user's team), so GET is `retrieve`: not a list, not paginated.
+team_view = TeamViewSet.as_view({"get": "retrieve", "patch": "partial_update_team"})

@@ -22,13 +22,14 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
-from rest_framework import status
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.response import Response
 from rest_framework_simplejwt import serializers as jwt_serializers
 from rest_framework_simplejwt import views as jwt_views
 
-from spotopt.api import is_api_request
+from spotopt.api import error_response, is_api_request
 
 from .forms import LoginForm
 from .signin import INVALID_LOGIN_MESSAGE, canonical_username
@@ -108,6 +109,26 @@ class TokenObtainPairSerializer(jwt_serializers.TokenObtainPairSerializer):
         return super().validate(attrs)
 
 
+# --- The token endpoints' schema: what they answer (simplejwt's serializers only describe what they take).
+_TOKEN_PAIR = inline_serializer(
+    "TokenPair",
+    fields={
+        "access": serializers.CharField(help_text="Send as `Authorization: Bearer <access>`; short-lived."),
+        "refresh": serializers.CharField(help_text="Exchange at /api/v1/auth/token/refresh/; works once."),
+    },
+)
+_TOKEN_REFUSED = error_response(401, "The refresh token is not valid: expired, already used, or signed out.")
+
+
+@extend_schema_view(
+    post=extend_schema(
+        responses={
+            200: _TOKEN_PAIR,
+            401: error_response(401, "Wrong username or password, or the person may not sign in."),
+            429: error_response(429, "Too many failed sign-in attempts (code locked_out): wait (Retry-After)."),
+        }
+    )
+)
 class TokenObtainPairView(jwt_views.TokenObtainPairView):
     """POST username + password -> {"refresh", "access"}; throttled by django-axes like the sign-in page.
 
@@ -156,6 +177,7 @@ class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
             raise AuthenticationFailed(self.error_messages["no_active_account"], "no_active_account") from None
 
 
+@extend_schema_view(post=extend_schema(responses={200: _TOKEN_PAIR, 401: _TOKEN_REFUSED}))
 class TokenRefreshView(jwt_views.TokenRefreshView):
     """POST {"refresh"} -> a new {"access", "refresh"}; the refresh token sent is blacklisted (a second use is
     401), and an inactive or deleted user's token is refused."""
@@ -163,5 +185,15 @@ class TokenRefreshView(jwt_views.TokenRefreshView):
     serializer_class = TokenRefreshSerializer
 
 
+@extend_schema_view(
+    post=extend_schema(
+        responses={
+            200: OpenApiResponse(
+                {"type": "object", "additionalProperties": False}, description="Signed out: an empty object."
+            ),
+            401: _TOKEN_REFUSED,
+        }
+    )
+)
 class TokenBlacklistView(jwt_views.TokenBlacklistView):
     """POST {"refresh"}: signs an API client out (that refresh token no longer works)."""

@@ -2,6 +2,7 @@
 
 from django.db.models import Count, DecimalField, IntegerField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from .choices import InvitationStatus
 from .models import Account, TeamInvitation, User
@@ -36,9 +37,11 @@ def team_members(user):
 
 
 def open_invitations(user):
+    """Invitations whose link still works: pending and not expired (an expired one is closed as such when
+    its link is next opened)."""
     return (
         TeamInvitation.objects.for_user(user)
-        .filter(status=InvitationStatus.PENDING)
+        .filter(status=InvitationStatus.PENDING, expires_at__gt=timezone.now())
         .select_related("invited_by")
         .order_by("-created_at")
     )

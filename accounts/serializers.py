@@ -1,13 +1,57 @@
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .choices import EnvironmentType, Role
+from .choices import AccountStatus, EnvironmentType, Role
 from .models import Account, Team, TeamInvitation, User
 from .selectors import account_progress
 
 
 def _region_field(**kwargs):
     return serializers.ChoiceField(choices=settings.SPOTOPT_REGIONS, **kwargs)
+
+
+# --- What accounts.selectors.account_progress answers (documented here; the views send the dict as is) -------
+
+
+class AccountErrorSerializer(serializers.Serializer):
+    """Why the last attempt (verification, keys check, discovery) failed; never a secret."""
+
+    message = serializers.CharField()
+    code = serializers.CharField()
+
+
+class DiscoveryProgressSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=["not_started", "running", "succeeded", "failed"])
+    regions_total = serializers.IntegerField()
+    regions_done = serializers.IntegerField()
+    percent = serializers.IntegerField(min_value=0, max_value=100)
+    instances_found = serializers.IntegerField()
+    regions = serializers.DictField(child=serializers.IntegerField(), help_text="Instances found, by region.")
+    errors = serializers.DictField(child=serializers.CharField(), help_text="Why a region failed, by region.")
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class AccountProgressSerializer(serializers.Serializer):
+    """What the onboarding page polls: status, discovery progress and the last error."""
+
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=AccountStatus.choices)
+    is_final = serializers.BooleanField()
+    discovery = DiscoveryProgressSerializer()
+    last_error = AccountErrorSerializer(allow_null=True)
+
+
+class CloudFormationTemplateSerializer(serializers.Serializer):
+    """The CloudFormation template (JSON, or the same document as YAML)."""
+
+    AWSTemplateFormatVersion = serializers.CharField()
+    Description = serializers.CharField()
+    Metadata = serializers.DictField()
+    Parameters = serializers.DictField()
+    Resources = serializers.DictField()
+    Outputs = serializers.DictField()
 
 
 class AccountSerializer(serializers.ModelSerializer):
@@ -43,9 +87,11 @@ class AccountSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(AccountErrorSerializer(allow_null=True))
     def get_last_error(self, account) -> dict | None:
         return account_progress(account)["last_error"]
 
+    @extend_schema_field(DiscoveryProgressSerializer)
     def get_discovery(self, account) -> dict:
         return account_progress(account)["discovery"]
 

@@ -13,6 +13,7 @@ Invitation status moves PENDING -> ACCEPTED | REVOKED | EXPIRED (INVITATION_STAT
 import hashlib
 import logging
 import secrets
+import unicodedata
 from datetime import timedelta
 
 from django.conf import settings
@@ -68,8 +69,9 @@ def _require_manager(user: User) -> Team:
 def team_rename(*, user: User, name: str) -> Team:
     team = _require_manager(user)
     name = (name or "").strip()
-    if not name or len(name) > 255:
-        raise DomainError("A team name has 1 to 255 characters.", code="invalid_name")
+    # One line: the name goes into the invitations' subject line, where a line break stops the email.
+    if not name or len(name) > 255 or any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in name):
+        raise DomainError("A team name is one line of 1 to 255 characters.", code="invalid_name")
     team.name = name
     team.save(update_fields=["name", "updated_at"])
     return team
@@ -92,6 +94,10 @@ def team_invitation_create(*, user: User, email: str, role: str) -> tuple[TeamIn
     token = secrets.token_urlsafe(TOKEN_BYTES)
     now = timezone.now()
     with transaction.atomic():
+        # One invitation of the team at a time: a second one for the same address (a double click) waits,
+        # then replaces the first instead of breaking the one-pending-invitation constraint. (NO KEY: rows
+        # that merely point at the team, like a new account, do not wait for it.)
+        Team.objects.select_for_update(no_key=True).filter(pk=team.pk).first()
         for old in TeamInvitation.objects.select_for_update().filter(
             team=team, email__iexact=email, status=InvitationStatus.PENDING
         ):
@@ -120,15 +126,20 @@ def _send_invitation(invitation: TeamInvitation, link: str) -> None:
         f"{link}\n"
     )
     try:
-        send_mail(f"[spotopt] Join {invitation.team.name}", body, settings.DEFAULT_FROM_EMAIL, [invitation.email])
+        subject = " ".join(f"[spotopt] Join {invitation.team.name}".split())  # one line, whatever the name holds
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [invitation.email])
     except Exception:  # the inviter has the link on the page; the invitation itself stands
         logger.exception("team invitation %s: the email could not be sent", invitation.pk)
 
 
-def _close(invitation: TeamInvitation, status: str, now) -> None:
+def _close(invitation: TeamInvitation, status: str, now, *, accepted_by: User | None = None) -> None:
     invitation.move_to(status)
     invitation.closed_at = now
-    invitation.save(update_fields=["status", "closed_at", "updated_at"])
+    fields = ["status", "closed_at", "updated_at"]
+    if accepted_by is not None:
+        invitation.accepted_by = accepted_by
+        fields.append("accepted_by")
+    invitation.save(update_fields=fields)
 
 
 @transaction.atomic
@@ -181,8 +192,7 @@ def _accept(invitation: TeamInvitation, member: User) -> None:
     member.team = invitation.team
     member.role = invitation.role
     member.save(update_fields=["team", "role", "updated_at"])
-    invitation.accepted_by = member
-    _close(invitation, InvitationStatus.ACCEPTED, timezone.now())
+    _close(invitation, InvitationStatus.ACCEPTED, timezone.now(), accepted_by=member)
     logger.info("team %s: user %s joined (invitation %s)", invitation.team_id, member.pk, invitation.pk)
 
 
@@ -243,6 +253,8 @@ def team_invitation_accept_signup(*, invitation: TeamInvitation, username: str, 
             _accept(locked, user)
     except IntegrityError:
         raise Conflict("That username or email was just taken; choose another.", code="username_taken") from None
+    except ValidationError as exc:  # what the user model itself refuses (length, a name taken meanwhile)
+        raise DomainError(" ".join(exc.messages), code="invalid_username") from None
     return user
 
 
@@ -250,12 +262,24 @@ def team_invitation_accept_signup(*, invitation: TeamInvitation, username: str, 
 def team_member_remove(*, user: User, member: User) -> User:
     """Take `member` out of the user's team: they keep their sign-in and see nothing until invited again."""
     team = _require_manager(user)
-    member = User.objects.select_for_update().filter(pk=member.pk, team=team).first()
-    if member is None:
-        raise NotFound("No such member in your team.")
     if member.pk == user.pk:
         raise DomainError("You cannot remove yourself; another client of the team can.", code="remove_self")
+    # Both rows, in one order: two clients removing each other at once are served one after the other, so
+    # the team keeps one of them.
+    rows = User.objects.select_for_update(no_key=True).filter(pk__in=[user.pk, member.pk]).order_by("pk")
+    locked = {row.pk: row for row in rows}
+    if user.pk not in locked or locked[user.pk].team_id != team.pk:
+        raise PermissionRefused("You are no longer a member of this team.")
+    member = locked.get(member.pk)
+    if member is None or member.team_id != team.pk:
+        raise NotFound("No such member in your team.")
     member.team = None
     member.save(update_fields=["team", "updated_at"])
+    # What they sent in the team's name goes with them: no way back in through an invitation of their own.
+    now = timezone.now()
+    for invitation in TeamInvitation.objects.select_for_update().filter(
+        team=team, invited_by=member, status=InvitationStatus.PENDING
+    ):
+        _close(invitation, InvitationStatus.REVOKED, now)
     logger.info("team %s: user %s removed by user %s", team.pk, member.pk, user.pk)
     return member

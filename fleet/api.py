@@ -11,6 +11,7 @@ from rest_framework import mixins
 from rest_framework.response import Response
 
 from accounts.roles import Capability
+from spotopt.api import error_response
 from spotopt.tenancy import TenantViewSet
 
 from . import services
@@ -19,7 +20,7 @@ from .selectors import instances_for
 from .serializers import InstanceLabUpdateSerializer, InstanceSerializer
 
 LAB_CONTROLS_REFUSED = "Only Lab operators and admins change Lab controls; customers can read instances only."
-_NOT_FOUND = OpenApiResponse(description="No such instance among those you may see.")
+_NOT_FOUND = error_response(404, "No such instance among those you may see.")
 
 
 @extend_schema_view(
@@ -49,9 +50,10 @@ class InstanceViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveModel
         request=InstanceLabUpdateSerializer,
         responses={
             200: OpenApiResponse(InstanceSerializer, description="The instance with its new Lab controls."),
-            400: OpenApiResponse(
-                description="A field error (a read-only field, a bad pipeline mode), or a refusal with a "
-                "code: not_lab (a production instance), unknown_model_version (no such model, or archived)."
+            400: error_response(
+                400,
+                "A field error (a read-only field, a bad pipeline mode), or a refusal with a "
+                "code: not_lab (a production instance), unknown_model_version (no such model, or archived).",
             ),
             404: _NOT_FOUND,
         },

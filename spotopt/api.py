@@ -4,13 +4,15 @@
   messages by field), whoever raised it: a service's DomainError, DRF (404, 405, 415, 429 …) or Django
   itself before DRF runs (an unknown path, a body over the size limit, a crash), see `api_error_response`.
 - The router has no format-suffix routes (`…/approve.json/`): the API speaks JSON, chosen by Accept.
-- The schema documents, on every operation, the error statuses it can answer (ProductAutoSchema).
+- The schema documents, on every operation, the error statuses it can answer: ProductAutoSchema adds what
+  the framework answers, the actions declare what only their services know (`error_response`).
 """
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
@@ -57,6 +59,12 @@ def _messages(detail, prefix="") -> list[str]:
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         return Response({"detail": exc.message, "code": exc.code}, status=status_for(exc))
+    # Django's own 404 and 403 (get_object_or_404, PermissionDenied) as DRF's, so they get a code too; a 404
+    # says "Not found." like every other 404 of the API, never "No Account matches the given query.".
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(*exc.args)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # not an API error: Django's handler500 answers (as JSON on API paths)
@@ -115,25 +123,63 @@ class ApiRouter(DefaultRouter):
 # --- The schema -----------------------------------------------------------------------------------------
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {
+            "oneOf": [
+                {"type": "array", "items": {"type": "string"}},
+                {"type": "object", "description": "A list's or a nested field's messages, by index or by field."},
+            ]
+        },
+    }
+)
+class FieldErrorsField(serializers.DictField):
+    """The messages by field: a list of messages, or for a list or nested field the messages by index/field."""
+
+
 class ErrorSerializer(serializers.Serializer):
     """Every error of the API: a message for the person and a stable code for programs."""
 
     detail = serializers.CharField()
     code = serializers.CharField()
-    errors = serializers.DictField(
-        required=False,
-        help_text="Validation errors only: the messages by field.",
-        child=serializers.ListField(child=serializers.CharField()),
-    )
+    errors = FieldErrorsField(required=False, help_text="Validation errors only: the messages by field.")
+
+
+ERROR_DESCRIPTIONS = {
+    "400": "Invalid input, or a request the product refuses: the message says which field or why.",
+    "401": "Not signed in, or the credentials were not accepted.",
+    "403": "Your role may not do this.",
+    "404": "No such object among those you may see.",
+    "409": "Conflict: the object is not in a state that allows this (the message says why).",
+    "413": "The request body is too large.",
+    "415": "The body is not in a format the API reads (JSON; forms for the browsable API).",
+    "429": "Too many requests: wait and try again (Retry-After).",
+    "503": "AWS could not be reached; try again later.",
+}
+
+
+def error_response(status_code: int, description: str = "") -> OpenApiResponse:
+    """An error answer for `@extend_schema(responses={...})`, with the error body: the statuses a service
+    answers that ProductAutoSchema cannot see (a conflict, a refusal of an action without a body)."""
+    return OpenApiResponse(ErrorSerializer, description=description or ERROR_DESCRIPTIONS[str(status_code)])
 
 
 class ProductAutoSchema(AutoSchema):
-    """Adds to every operation the error statuses it can answer, each with the error body:
+    """Adds to every operation the error statuses the framework answers, each with the error body:
 
-    401 always (the API needs a signed-in user); 400 where the operation takes a body or query
-    parameters; 403 on writes (the role matrix) and on actions whose service checks a policy; 404 on
-    one-object paths, and on lists (a page past the end); 409 on writes; 413 and 415 where there is a
-    body; 429 where the view is throttled; 503 where the view calls AWS (`aws_actions`)."""
+    - 401 always (the API needs a signed-in user; the token endpoints answer 401 for wrong credentials);
+    - 400 where there is a request body or query parameters (other than the page: a bad page is a 404);
+    - 403 on writes (the role matrix, a service's policy, CSRF for session sign-in) except on the public
+      token endpoints, and on reads of views that need a `read_capability`;
+    - 404 on paths with an id, and on paginated lists (a page past the end);
+    - 413 and 415 where there is a request body;
+    - 429 where the view throttles that method (its `get_throttles()`);
+    - 503 on the actions that call AWS (the view's `aws_actions`).
+
+    What only a service knows (409 conflicts, a 400 refusal of an action without a body, a 404 of a view
+    without an id) is declared on the action: `@extend_schema(responses={200: ..., 409: error_response(409)})`.
+    """
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
@@ -142,30 +188,50 @@ class ProductAutoSchema(AutoSchema):
                 responses[code] = self._get_response_for_code(
                     OpenApiResponse(ErrorSerializer, description=description), code, direction=direction
                 )
-        return responses
+        return dict(sorted(responses.items()))
+
+    def _is_public(self) -> bool:
+        """The token endpoints take anyone (no permission classes)."""
+        permissions = self.view.permission_classes
+        return not permissions or any(getattr(permission, "__name__", "") == "AllowAny" for permission in permissions)
+
+    def _has_request_body(self) -> bool:
+        return self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer() is not None
+
+    def _has_query_parameters(self) -> bool:
+        return bool(self._get_filter_parameters()) or any(
+            not isinstance(parameter, OpenApiParameter) or parameter.location == OpenApiParameter.QUERY
+            for parameter in self.get_override_parameters()
+        )
+
+    def _is_paginated_list(self) -> bool:
+        return self.method == "GET" and self._is_list_view() and self._get_paginator() is not None
+
+    def _is_throttled(self) -> bool:
+        try:
+            return bool(self.view.get_throttles())
+        except Exception:  # a view whose throttles need more of the request than the schema's mock has
+            return bool(getattr(self.view, "throttle_classes", ()))
 
     def _error_statuses(self) -> dict[str, str]:
         view, method = self.view, self.method
-        # The token endpoints take anyone (no permission classes): no role check, but sign-in throttling.
-        public = not view.permission_classes or any(
-            getattr(permission, "__name__", "") == "AllowAny" for permission in view.permission_classes
-        )
-        errors = {"401": "Not signed in, or the credentials were not accepted."}
-        has_body = method in ("POST", "PUT", "PATCH")
-        if has_body or self._get_filter_parameters() or self.get_override_parameters():
-            errors["400"] = "Invalid input: the message says which field and why."
-        if method not in SAFE_METHODS and not public:
-            errors["403"] = "Your role may not do this."
-            errors["409"] = "Conflict: the object is not in a state that allows this (the message says why)."
-        if "{" in self.path:
-            errors["404"] = "No such object among those you may see."
-        elif self._is_list_view():
-            errors["404"] = "No such page."
-        if has_body:
-            errors["413"] = "The request body is too large."
-            errors["415"] = "The body must be JSON."
-        if getattr(view, "throttle_scope", None) or public:
-            errors["429"] = "Too many requests (or sign-in attempts): wait and try again (Retry-After)."
+        codes = {"401"}
+        if self._has_request_body() or self._has_query_parameters():
+            codes.add("400")
+        if method in SAFE_METHODS:
+            if getattr(view, "read_capability", None):
+                codes.add("403")
+        elif not self._is_public():
+            codes.add("403")
+        if "{" in self.path or self._is_paginated_list():
+            codes.add("404")
+        if self._has_request_body():
+            codes |= {"413", "415"}
+        if self._is_throttled():
+            codes.add("429")
         if getattr(view, "action", None) in getattr(view, "aws_actions", ()):
-            errors["503"] = "AWS could not be reached; try again later."
-        return errors
+            codes.add("503")
+        descriptions = {**ERROR_DESCRIPTIONS}
+        if self._is_paginated_list():
+            descriptions["404"] = "No such page."
+        return {code: descriptions[code] for code in sorted(codes)}

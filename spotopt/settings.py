@@ -304,7 +304,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "spotopt.api.exception_handler",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    # DRF's page numbers, documented as starting at 1.
+    "DEFAULT_PAGINATION_CLASS": "spotopt.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "spotopt.api.ProductAutoSchema",
     # Scoped throttles for endpoints that call AWS on the user's behalf.
@@ -327,6 +328,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Separate request and response components (AccountUpdateRequest / Account): requests say what they
+    # take (minLength of required strings, no read-only fields), responses what they give (no write-only).
+    "COMPONENT_SPLIT_REQUEST": True,
     # One name per shared choice set in the schema (regions appear in several serializers).
     "ENUM_NAME_OVERRIDES": {
         "AwsRegionEnum": SPOTOPT_REGIONS,
@@ -335,6 +339,7 @@ SPECTACULAR_SETTINGS = {
         "ApprovalStatusEnum": "approvals.choices.ApprovalStatus",
         "InvitableRoleEnum": ["user", "client"],
         "UserRoleEnum": "accounts.choices.Role",
+        "DiscoveryStateEnum": ["not_started", "running", "succeeded", "failed"],
     },
 }
 

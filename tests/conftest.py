@@ -26,6 +26,7 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", "/tmp/spotopt-hypothesis")  # not ./.hypothesis in the repo
 
 TEST_PASSWORD = "correct-horse-battery-9"
 

@@ -3,13 +3,14 @@ where a newcomer signs up or a signed-in person with the invited address joins."
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 
-from spotopt.errors import DomainError, PermissionRefused
+from spotopt.errors import DomainError, NotFound, PermissionRefused
 from spotopt.tenancy import CapabilityRequiredMixin, ObjectActionView
 
 from .. import teams
@@ -58,6 +59,7 @@ class TeamManageView(CapabilityRequiredMixin, View):
         return redirect("team")
 
 
+@method_decorator(never_cache, name="dispatch")  # the answer holds the link: no cache may keep it
 class TeamInviteView(TeamManageView):
     """POST: invite a colleague. The page shows the link once (it is also emailed); only its hash is kept."""
 
@@ -66,8 +68,8 @@ class TeamInviteView(TeamManageView):
         if form.is_valid():
             try:
                 invitation, link = teams.team_invitation_create(user=request.user, **form.cleaned_data)
-            except PermissionRefused:
-                raise
+            except PermissionRefused as refusal:
+                raise PermissionDenied(refusal.message) from None
             except DomainError as error:
                 form.add_domain_error(error)
             else:
@@ -134,19 +136,23 @@ class InvitationAcceptView(View):
         return render(request, self.template_name, context, status=status)
 
     def _invitation(self, request, token):
+        """(invitation, None, 200), or (None, why, status): 404 for a link that never was, 410 for one that
+        no longer works (accepted, withdrawn, expired)."""
         try:
-            return teams.team_invitation_for_token(token), None
+            return teams.team_invitation_for_token(token), None, 200
+        except NotFound as error:
+            return None, error.message, 404
         except DomainError as error:
-            return None, error.message
+            return None, error.message, 410
 
     def get(self, request, token):
-        invitation, error = self._invitation(request, token)
-        return self._render(request, invitation, error=error, status=200 if invitation else 410)
+        invitation, error, status = self._invitation(request, token)
+        return self._render(request, invitation, error=error, status=status)
 
     def post(self, request, token):
-        invitation, error = self._invitation(request, token)
+        invitation, error, status = self._invitation(request, token)
         if invitation is None:
-            return self._render(request, error=error, status=410)
+            return self._render(request, error=error, status=status)
         if request.user.is_authenticated:
             try:
                 teams.team_invitation_accept(invitation=invitation, user=request.user)

@@ -622,7 +622,7 @@ def test_the_openapi_schema_has_every_promised_path(client_user):
     assert "put" not in accounts_item
     assert set(schema["paths"]["/api/v1/onboarding/{id}/discovery/"]) >= {"get", "post"}
     # Secrets are write-only: requests take them, no response schema has them.
-    keys = schema["components"]["schemas"]["AccessKeys"]["properties"]
+    keys = schema["components"]["schemas"]["AccessKeysRequest"]["properties"]
     assert keys["secret_access_key"]["writeOnly"] is True
     assert "secret_access_key" not in schema["components"]["schemas"]["Account"]["properties"]
 

@@ -828,7 +828,7 @@ def test_the_openapi_schema_describes_the_approvals_api(client_user):
     assert set(reject["responses"]) >= {"200", "400", "403", "404", "409"}
     assert "202" in schema["paths"]["/api/v1/approvals/{id}/retry/"]["post"]["responses"]
     components = schema["components"]["schemas"]
-    assert components["ApprovalReject"]["required"] == ["comment"]
+    assert components["ApprovalRejectRequest"]["required"] == ["comment"]
     assert {"can_decide", "can_retry", "description", "execution_result"} <= set(
         components["ApprovalRequest"]["properties"]
     )
