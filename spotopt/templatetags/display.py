@@ -18,12 +18,18 @@ MINUS = "\u2212"
 
 @register.filter
 def dollars(value, places=2) -> str:
-    """$1,234.56 (a minus sign U+2212 when negative); "" for None, so a template can say "unknown"."""
+    """$1,234.56 (a minus sign U+2212 when negative); "" for None, so a template can say "unknown". A
+    price too small for the places shows its first significant digit (up to six places): $0.00001 is not
+    "$0.0000", which would read as free."""
     if value is None or value == "":
         return ""
     value = Decimal(value)
     sign = MINUS if value < 0 else ""
-    return f"{sign}${abs(value):,.{int(places)}f}"
+    places = int(places)
+    magnitude = abs(value)
+    while places < 6 and magnitude and magnitude < Decimal(1).scaleb(-places):
+        places += 1
+    return f"{sign}${magnitude:,.{places}f}"
 
 
 @register.filter
