@@ -20,15 +20,26 @@ import json
 
 import boto3
 import pytest
+from django.core.cache import cache
 from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
 
+from accounts.choices import AccountStatus
 from spotopt import aws
 
 CUSTOMER_ACCOUNT = "111122223333"
 OTHER_CUSTOMER_ACCOUNT = "444455556666"
 MOTO_DEFAULT_ACCOUNT = "123456789012"
 REGION = "us-east-1"
+# The platform's principal the onboarding tests fix (`fixed_platform`), the customer's role they connect, and
+# the account of the access keys they connect.
+PLATFORM_ARN = "arn:aws:iam::999988887777:role/spotopt-platform"
+ROLE_NAME = "SpotOptimizerCrossAccountRole"
+ROLE_ARN = f"arn:aws:iam::{CUSTOMER_ACCOUNT}:role/{ROLE_NAME}"
+KEYS_ACCOUNT = "210987654321"
+# What a failed discovery leaves in an account's metadata.
+DISCOVERY_FAILED = {"last_error": {"message": "us-east-1: denied", "code": "discovery_failed"}}
+
 
 ALLOW_ASSUME_ROLE = {
     "Version": "2012-10-17",
@@ -38,6 +49,18 @@ ALLOW_DESCRIBE_INSTANCES = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"}],
 }
+
+
+def failed_role_account(make_account, user, **overrides):
+    """`user`'s account of CUSTOMER_ACCOUNT, connected by ROLE_ARN, whose discovery failed: retrying it
+    verifies the role again."""
+    fields = {
+        "account_id": CUSTOMER_ACCOUNT,
+        "role_arn": ROLE_ARN,
+        "status": AccountStatus.FAILED,
+        "account_metadata": DISCOVERY_FAILED,
+    }
+    return make_account(user, **fields | overrides)
 
 
 def reset_platform_session() -> None:
@@ -63,6 +86,23 @@ def moto(monkeypatch, settings):
         yield
     aws.forget_cached_credentials()
     reset_platform_session()
+
+
+@pytest.fixture
+def fixed_platform(settings):
+    """A fixed platform principal (the template and error messages never ask STS for it) and fresh
+    throttle counters (the cache), before and after."""
+    settings.PLATFORM_AWS_PRINCIPAL_ARN = PLATFORM_ARN
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def aws_mock(moto, settings):
+    """moto in-process (`moto`: no endpoint URL, testing credentials, the role cache forgotten before and
+    after) with the fixed platform principal (`moto` empties it)."""
+    settings.PLATFORM_AWS_PRINCIPAL_ARN = PLATFORM_ARN
 
 
 def with_iam_auth(fn, *args, **kwargs):
@@ -102,42 +142,32 @@ def delete_access_key(account_id: str, user_name: str, access_key_id: str) -> No
     customer_session(account_id).client("iam").delete_access_key(UserName=user_name, AccessKeyId=access_key_id)
 
 
+def trust_policy(*, trusted_arn: str, external_id: str) -> str:
+    """A role's trust policy (JSON): exactly `trusted_arn` may assume it, presenting `external_id`."""
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"AWS": trusted_arn},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
 def create_role(
     account_id: str, role_name: str, *, trusted_arn: str, external_id: str, policy: dict | None = None
 ) -> str:
     """A customer role that trusts exactly `trusted_arn` when it presents `external_id`; returns its ARN."""
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": trusted_arn},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
-            }
-        ],
-    }
     iam = customer_session(account_id).client("iam")
-    arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    trust = trust_policy(trusted_arn=trusted_arn, external_id=external_id)
+    arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
     if policy:
         iam.put_role_policy(RoleName=role_name, PolicyName="inline", PolicyDocument=json.dumps(policy))
     return arn
 
 
 def set_role_trust(account_id: str, role_name: str, *, trusted_arn: str, external_id: str) -> None:
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": trusted_arn},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
-            }
-        ],
-    }
     customer_session(account_id).client("iam").update_assume_role_policy(
-        RoleName=role_name, PolicyDocument=json.dumps(trust)
+        RoleName=role_name, PolicyDocument=trust_policy(trusted_arn=trusted_arn, external_id=external_id)
     )
 
 

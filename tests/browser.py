@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
+from tests.conftest import TEST_PASSWORD
+
 CHROMIUM = os.environ.get("SPOTOPT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -59,6 +61,15 @@ def browser_page(monkeypatch):
             connections.close_all()
     if errors:
         pytest.fail(f"JavaScript errors on the page: {errors}")
+
+
+def sign_in(page, live_server, username: str, password: str = TEST_PASSWORD) -> None:
+    """Sign in on the sign-in page and land on home (the accounts list)."""
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live_server.url}/accounts/")
 
 
 def expect(target, *args, **kwargs):

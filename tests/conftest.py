@@ -7,6 +7,7 @@ PostgreSQL when DATABASE_URL points there (CI does); tests marked `postgres` nee
 import hashlib
 import itertools
 import os
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
@@ -16,7 +17,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.choices import AccountStatus, ConnectionMethod, EnvironmentType, Role
-from accounts.models import Account, User
+from accounts.models import Account, Team, User
 from tests.helpers import FROZEN_NOW
 
 _seq = itertools.count(1)
@@ -89,34 +90,50 @@ def make_user(db):
     return make
 
 
-@pytest.fixture
-def super_admin(make_user):
-    return make_user(Role.SUPER_ADMIN)
+def _person_of(role, name):
+    """A fixture `name`: one person of `role`, made by make_user."""
+
+    @pytest.fixture(name=name)
+    def person(make_user):
+        return make_user(role)
+
+    return person
+
+
+super_admin = _person_of(Role.SUPER_ADMIN, "super_admin")
+admin_user = _person_of(Role.ADMIN, "admin_user")
+client_user = _person_of(Role.CLIENT, "client_user")
+other_client = _person_of(Role.CLIENT, "other_client")  # a client of another team
+readonly_user = _person_of(Role.USER, "readonly_user")
+lab_user = _person_of(Role.LAB, "lab_user")
+
+
+@dataclass
+class TeamCast:
+    """One customer: two clients (the first connected the account), a read-only colleague, an account."""
+
+    team: Team
+    client: User
+    colleague: User
+    viewer: User
+    account: Account
 
 
 @pytest.fixture
-def admin_user(make_user):
-    return make_user(Role.ADMIN)
+def make_team(make_user, make_account):
+    """make_team("Acme"): a team of that name with its TeamCast (the account is "<name> production")."""
 
+    def make(name):
+        client = make_user(Role.CLIENT, full_name=f"{name} Client")
+        team = client.team
+        team.name = name
+        team.save()
+        colleague = make_user(Role.CLIENT, team=team, full_name=f"{name} Colleague")
+        viewer = make_user(Role.USER, team=team, full_name=f"{name} Viewer")
+        account = make_account(client, account_name=f"{name} production")
+        return TeamCast(team=team, client=client, colleague=colleague, viewer=viewer, account=account)
 
-@pytest.fixture
-def client_user(make_user):
-    return make_user(Role.CLIENT)
-
-
-@pytest.fixture
-def other_client(make_user):
-    return make_user(Role.CLIENT)
-
-
-@pytest.fixture
-def readonly_user(make_user):
-    return make_user(Role.USER)
-
-
-@pytest.fixture
-def lab_user(make_user):
-    return make_user(Role.LAB)
+    return make
 
 
 @pytest.fixture

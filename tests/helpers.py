@@ -2,7 +2,8 @@
 
 from datetime import UTC, datetime
 
-from django.db import connection
+import pytest
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 # Where the `clock` fixture (conftest.py) stops time: tests compare what the services stamp against it.
@@ -15,3 +16,10 @@ def changelist_query_count(client, url):
         response = client.get(url)
     assert response.status_code == 200
     return len(queries)
+
+
+def assert_update_rejected(queryset, constraint, **values):
+    """QuerySet.update bypasses Python validation: the database itself must refuse the value (the error
+    names `constraint`)."""
+    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
+        queryset.update(**values)

@@ -1,40 +1,11 @@
 """Fixtures of the teams tests (test_teams.py, test_team_*.py), loaded by their `pytest_plugins`: two teams
-with people of every customer role, and invitations made through the service. (The frozen clock is
-tests/conftest.py's `clock`.)"""
-
-from dataclasses import dataclass
+with people of every customer role, and invitations made through the service. (The frozen clock and
+`make_team` are tests/conftest.py's.)"""
 
 import pytest
 
 from accounts import teams
 from accounts.choices import Role
-from accounts.models import Team, User
-
-
-@dataclass
-class TeamCast:
-    """One customer: two clients (the first connected the account), a read-only colleague, an account."""
-
-    team: Team
-    client: User
-    colleague: User
-    viewer: User
-    account: object
-
-
-@pytest.fixture
-def make_team(make_user, make_account):
-    def make(name):
-        client = make_user(Role.CLIENT, full_name=f"{name} Client")
-        team = client.team
-        team.name = name
-        team.save()
-        colleague = make_user(Role.CLIENT, team=team, full_name=f"{name} Colleague")
-        viewer = make_user(Role.USER, team=team, full_name=f"{name} Viewer")
-        account = make_account(client, account_name=f"{name} production")
-        return TeamCast(team=team, client=client, colleague=colleague, viewer=viewer, account=account)
-
-    return make
 
 
 @pytest.fixture
@@ -45,6 +16,25 @@ def team_a(make_team):
 @pytest.fixture
 def team_b(make_team):
     return make_team("Globex")
+
+
+@pytest.fixture
+def people(team_a, make_user):
+    """Somebody of every role: team A's client and viewer, and an operator of each kind."""
+    return {
+        "client": team_a.client,
+        "viewer": team_a.viewer,
+        "admin": make_user(Role.ADMIN),
+        "lab": make_user(Role.LAB),
+        "super_admin": make_user(Role.SUPER_ADMIN),
+    }
+
+
+@pytest.fixture
+def open_invitation(team_a, invite):
+    """Team A's client invited dana@example.com as a client."""
+    invitation, _ = invite(team_a.client, "dana@example.com", Role.CLIENT)
+    return invitation
 
 
 @pytest.fixture

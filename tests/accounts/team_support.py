@@ -1,12 +1,22 @@
 """Helpers of the teams tests (test_teams.py, test_team_*.py): links and paths, reloading, signed-in clients,
-and a scan of the whole database for a secret. Their fixtures are in tests/accounts/team_fixtures.py."""
+'nothing changed' snapshots and a scan of the whole database for a secret. Their fixtures are in
+tests/accounts/team_fixtures.py."""
 
 from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test import Client
 
-from accounts.models import TeamInvitation
+from accounts.models import Team, TeamInvitation, User
 from tests.helpers import FROZEN_NOW  # noqa: F401  (the teams tests import it from here)
+
+
+def everything():
+    """Every row the team pages and endpoints could change, for 'nothing changed' checks."""
+    return (
+        sorted(User.objects.values_list("username", "team_id", "role")),
+        sorted(TeamInvitation.objects.values_list("email", "status", "team_id")),
+        sorted(Team.objects.values_list("name", flat=True)),
+    )
 
 
 def token_of(link: str) -> str:

@@ -1,60 +1,39 @@
 """The accounts API (/api/v1/accounts/) and who may call which endpoint of accounts and onboarding.
 
-The role/tenant table at the top covers every endpoint of both viewsets; the onboarding flows themselves
-are in test_api_onboarding.py.
+The API contract (tests/api_contract.py: anonymous callers, outsiders, refused roles, pagination, queries,
+JWT and CSRF) and the role table below cover every endpoint of both viewsets; the onboarding flows
+themselves are in test_api_onboarding.py.
 """
 
-import os
-import subprocess
-import sys
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-import yaml
-from django.conf import settings as django_settings
-from django.core.cache import cache
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from accounts.choices import AccountStatus, ConnectionMethod, EnvironmentType, Role
 from accounts.models import Account
 from approvals.models import ApprovalRequest
 from fleet.models import Instance
+from spotopt.tenancy import ROLE_REFUSAL
+from tests import api_contract
+from tests.api_contract import ApiContract, Call, Endpoint, api_as, environment_of, jwt_client, result_ids
 from tests.aws_fixtures import (
     CUSTOMER_ACCOUNT,
+    KEYS_ACCOUNT,
+    ROLE_ARN,
+    aws_mock,  # noqa: F401
     create_user_with_keys,
+    failed_role_account,
+    fixed_platform,  # noqa: F401
     moto,  # noqa: F401
 )
-from tests.conftest import TEST_PASSWORD
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fixed_platform")]
 
 ACCOUNTS = "/api/v1/accounts/"
 ONBOARDING = "/api/v1/onboarding/"
-TOKEN = "/api/v1/auth/token/"
-PLATFORM_ARN = "arn:aws:iam::999988887777:role/spotopt-platform"
-ROLE_ARN = f"arn:aws:iam::{CUSTOMER_ACCOUNT}:role/SpotOptimizerCrossAccountRole"
-KEYS_ACCOUNT = "210987654321"
-
-
-@pytest.fixture(autouse=True)
-def _platform(settings):
-    """A fixed platform principal (the template and error messages never ask STS for it) and fresh
-    throttle counters."""
-    settings.PLATFORM_AWS_PRINCIPAL_ARN = PLATFORM_ARN
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def aws_mock(moto, settings):  # noqa: F811
-    """moto in-process (tests.aws_fixtures.moto: no endpoint URL, testing credentials, forgotten role cache)
-    with the fixed platform principal."""
-    settings.PLATFORM_AWS_PRINCIPAL_ARN = PLATFORM_ARN
 
 
 def rows():
@@ -62,22 +41,61 @@ def rows():
     return list(Account.objects.order_by("pk").values())
 
 
-def api_as(user=None, **kwargs) -> APIClient:
-    api = APIClient(**kwargs)
-    if user is not None:
-        api.force_authenticate(user)
-    return api
+# --- the API contract (tests/api_contract.py) ------------------------------------------------------------
 
 
-def result_ids(response) -> set[str]:
-    return {row["id"] for row in response.data["results"]}
+def contract_account(tenant, n):
+    """Row n of the contract checks: the team's accounts, LAB and production, connected by role or keys, by
+    either client, some with an instance."""
+    fields = {"environment_type": environment_of(n)}
+    if n % 3 == 2:
+        fields |= {"connection_method": ConnectionMethod.ACCESS_KEYS, "role_arn": "", "external_id": None}
+    owner = [tenant.client, tenant.colleague][n // 2 % 2]
+    account = tenant.fixture("make_account")(owner, account_name=f"Contract account {n:03}", **fields)
+    if n % 4 == 1:
+        tenant.fixture("make_instance")(account)
+    return account
+
+
+# Well-formed keys: refused before AWS is asked, so only who asks decides.
+SOME_KEYS = {"access_key_id": "AKIAIOSFODNN7EXAMPLE", "secret_access_key": "x" * 40}
+MANAGERS = frozenset({Role.CLIENT, Role.ADMIN, Role.SUPER_ADMIN})
+RENAME = {"account_name": "Renamed"}
+
+
+class TestAccountsContract(ApiContract):
+    endpoint = Endpoint(
+        list_url=ACCOUNTS,
+        make=contract_account,
+        models=(Account,),
+        secrets=lambda account: [account.account_name, account.account_id],
+        writers=MANAGERS,
+        write_refusal=ROLE_REFUSAL,
+        writes=(
+            Call("partial_update", "patch", "{pk}/", RENAME, ok=200, answer=RENAME),
+            Call("destroy", "delete", "{pk}/", ok=204),
+            Call("retry", "post", "{pk}/retry/"),
+            Call("create", "post", ONBOARDING + "create/", {"account_name": "New"}, ok=201),
+            Call("template", "get", ONBOARDING + "{pk}/template/?output=json"),
+            Call("verify", "post", ONBOARDING + "{pk}/verify/", {"role_arn": ROLE_ARN}),
+            Call("connect_credentials", "post", ONBOARDING + "connect/credentials/", SOME_KEYS),
+            Call("credentials", "post", ONBOARDING + "{pk}/credentials/", SOME_KEYS),
+            Call("discovery_get", "get", ONBOARDING + "{pk}/discovery/"),
+            Call("discovery_post", "post", ONBOARDING + "{pk}/discovery/", ok=202),
+        ),
+        not_allowed=(
+            Call("put", "put", "{pk}/", {"account_name": "X"}),
+            Call("post_to_the_list", "post", "", {"account_name": "X"}),  # accounts are made by onboarding
+        ),
+    )
 
 
 # --- who may do what: every endpoint of accounts and onboarding ------------------------------------------
+# Anonymous callers and outsiders (another team's clients) are the contract's checks above.
 
 
 @dataclass(frozen=True)
-class Endpoint:
+class Route:
     method: str
     path: str  # "{pk}" is the target account
     target_status: str = AccountStatus.ACTIVE
@@ -86,30 +104,28 @@ class Endpoint:
 
 
 ENDPOINTS = {
-    "list": Endpoint("get", ACCOUNTS),
-    "retrieve": Endpoint("get", ACCOUNTS + "{pk}/"),
-    "partial_update": Endpoint("patch", ACCOUNTS + "{pk}/", data={"account_name": "Renamed"}),
-    "destroy": Endpoint("delete", ACCOUNTS + "{pk}/"),
-    "retry": Endpoint("post", ACCOUNTS + "{pk}/retry/", target_status=AccountStatus.FAILED, needs_aws=True),
-    "create": Endpoint("post", ONBOARDING + "create/", data={"account_name": "New"}),
-    "template": Endpoint("get", ONBOARDING + "{pk}/template/?output=json", target_status=AccountStatus.PENDING),
-    "verify": Endpoint(
+    "list": Route("get", ACCOUNTS),
+    "retrieve": Route("get", ACCOUNTS + "{pk}/"),
+    "partial_update": Route("patch", ACCOUNTS + "{pk}/", data={"account_name": "Renamed"}),
+    "destroy": Route("delete", ACCOUNTS + "{pk}/"),
+    "retry": Route("post", ACCOUNTS + "{pk}/retry/", target_status=AccountStatus.FAILED, needs_aws=True),
+    "create": Route("post", ONBOARDING + "create/", data={"account_name": "New"}),
+    "template": Route("get", ONBOARDING + "{pk}/template/?output=json", target_status=AccountStatus.PENDING),
+    "verify": Route(
         "post",
         ONBOARDING + "{pk}/verify/",
         target_status=AccountStatus.PENDING,
         data={"role_arn": ROLE_ARN},
         needs_aws=True,
     ),
-    "connect_credentials": Endpoint("post", ONBOARDING + "connect/credentials/", needs_aws=True),
-    "discovery_get": Endpoint("get", ONBOARDING + "{pk}/discovery/"),
-    "discovery_post": Endpoint("post", ONBOARDING + "{pk}/discovery/"),
+    "connect_credentials": Route("post", ONBOARDING + "connect/credentials/", needs_aws=True),
+    "discovery_get": Route("get", ONBOARDING + "{pk}/discovery/"),
+    "discovery_post": Route("post", ONBOARDING + "{pk}/discovery/"),
 }
 
 # Actor -> (role of the person asking, who owns the target account, the target's environment).
 ACTORS = {
-    "anonymous": (None, "client", EnvironmentType.PROD),
     "owner": (Role.CLIENT, "self", EnvironmentType.PROD),
-    "outsider": (Role.CLIENT, "client", EnvironmentType.PROD),
     "readonly_owner": (Role.USER, "self", EnvironmentType.PROD),
     "lab_on_lab": (Role.LAB, "client", EnvironmentType.LAB),
     "lab_on_prod": (Role.LAB, "client", EnvironmentType.PROD),
@@ -122,9 +138,7 @@ COLUMNS = ("list", "retrieve", "partial_update", "destroy", "retry", "create", "
            "connect_credentials", "discovery_get", "discovery_post")
 EXPECTED = {
     #                 list retr  patch  del  retry create tmpl verify keys  d.get d.post
-    "anonymous":      (401, 401, 401,  401,  401,  401,  401,  401,  401,  401,  401),
     "owner":          (200, 200, 200,  204,  200,  201,  200,  200,  201,  200,  202),
-    "outsider":       (200, 404, 404,  404,  404,  201,  404,  404,  201,  404,  404),
     "readonly_owner": (200, 200, 403,  403,  403,  403,  200,  403,  403,  200,  403),
     "lab_on_lab":     (200, 200, 403,  403,  403,  403,  200,  403,  403,  200,  403),
     "lab_on_prod":    (200, 404, 403,  403,  403,  403,  404,  403,  403,  404,  403),
@@ -136,7 +150,7 @@ SEES_TARGET = {"owner", "readonly_owner", "lab_on_lab", "admin", "super_admin"}
 CASES = [pytest.param(actor, endpoint, id=f"{actor}-{endpoint}") for actor in EXPECTED for endpoint in COLUMNS]
 
 
-def _target(make_account, owner, endpoint: Endpoint, environment: str) -> Account:
+def _target(make_account, owner, endpoint: Route, environment: str) -> Account:
     fields = {"environment_type": environment, "status": endpoint.target_status}
     if endpoint.target_status == AccountStatus.PENDING:
         fields |= {
@@ -154,7 +168,7 @@ def test_who_may_do_what_on_every_endpoint(request, make_user, make_account, act
     endpoint = ENDPOINTS[endpoint_name]
     expected = EXPECTED[actor][COLUMNS.index(endpoint_name)]
     role, owned_by, environment = ACTORS[actor]
-    person = make_user(role) if role else None
+    person = make_user(role)
     owner = person if owned_by == "self" else make_user(Role.CLIENT)
     target = _target(make_account, owner, endpoint, environment)
     # Somebody else's account of the same environment: nobody but admins and (for LAB) lab users see it.
@@ -166,22 +180,14 @@ def test_who_may_do_what_on_every_endpoint(request, make_user, make_account, act
             _, key_id, secret = create_user_with_keys(KEYS_ACCOUNT, "reader")
             data = {"access_key_id": key_id, "secret_access_key": secret, "account_name": "Keys"}
     elif endpoint_name == "connect_credentials":
-        # Never reaches AWS (refused first); well-formed so that only the permission decides.
-        data = {"access_key_id": "AKIAIOSFODNN7EXAMPLE", "secret_access_key": "x" * 40}
-    before = rows()
+        data = SOME_KEYS
 
-    api = api_as(person)
-    response = getattr(api, endpoint.method)(endpoint.path.format(pk=target.pk), data, format="json")
+    with api_contract.changes_nothing([Account]) if expected >= 400 else nullcontext():
+        response = getattr(api_as(person), endpoint.method)(endpoint.path.format(pk=target.pk), data, format="json")
 
     assert response.status_code == expected, response.content
-    if expected == 401:
-        assert response["WWW-Authenticate"].startswith("Bearer")
-    if expected in (401, 403, 404):
-        assert rows() == before, "a refused request changed nothing"
-        assert str(target.pk) not in response.content.decode()
-        assert target.account_name not in response.content.decode()
-    if expected == 403:
-        assert response.json()["detail"]
+    if expected >= 400:
+        api_contract.assert_refused(response, expected, [str(target.pk), target.account_name])
     if endpoint_name == "list" and expected == 200:
         ids = result_ids(response)
         assert (str(target.pk) in ids) == (actor in SEES_TARGET)
@@ -209,37 +215,7 @@ def test_who_may_do_what_on_every_endpoint(request, make_user, make_account, act
         assert response.data["id"] == str(target.pk)
 
 
-# --- list: scoping, filters, pagination, queries ---------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "role,sees",
-    [
-        (Role.CLIENT, {"a_prod", "a_lab"}),
-        (Role.USER, {"u_prod"}),
-        (Role.LAB, {"a_lab", "b_lab"}),
-        (Role.ADMIN, {"a_prod", "a_lab", "b_prod", "b_lab", "u_prod"}),
-        (Role.SUPER_ADMIN, {"a_prod", "a_lab", "b_prod", "b_lab", "u_prod"}),
-    ],
-)
-def test_the_list_is_scoped_to_what_the_role_may_see(make_user, make_account, role, sees):
-    person = make_user(role)
-    a = person if role == Role.CLIENT else make_user(Role.CLIENT)
-    b = make_user(Role.CLIENT)
-    u = person if role == Role.USER else make_user(Role.USER)
-    accounts = {
-        "a_prod": make_account(a),
-        "a_lab": make_account(a, environment_type=EnvironmentType.LAB),
-        "b_prod": make_account(b),
-        "b_lab": make_account(b, environment_type=EnvironmentType.LAB),
-        "u_prod": make_account(u),
-    }
-
-    response = api_as(person).get(ACCOUNTS)
-
-    assert response.status_code == 200
-    assert response.data["count"] == len(sees)
-    assert result_ids(response) == {str(accounts[name].pk) for name in sees}
+# --- list: what it shows, filters (scoping, pagination, queries: the contract) -------------------------------
 
 
 def test_the_list_shows_what_an_integrator_needs_and_nothing_secret(client_user, make_account):
@@ -322,7 +298,7 @@ def catalogue(make_account, client_user):
 def test_filters(client_user, catalogue, query, expected):
     response = api_as(client_user).get(f"{ACCOUNTS}?{query}")
     assert response.status_code == 200
-    assert result_ids(response) == {str(catalogue[name].pk) for name in expected}
+    assert set(result_ids(response)) == {str(catalogue[name].pk) for name in expected}
 
 
 def test_filters_never_reach_past_the_tenant(client_user, other_client, make_account):
@@ -336,53 +312,6 @@ def test_an_unknown_filter_value_is_a_400_naming_the_field(client_user, catalogu
     response = api_as(client_user).get(f"{ACCOUNTS}?{query}")
     assert response.status_code == 400
     assert query.split("=")[0] in response.data["errors"]
-
-
-def test_the_list_is_paginated(client_user):
-    page_size = django_settings.REST_FRAMEWORK["PAGE_SIZE"]
-    Account.objects.bulk_create(
-        Account(
-            user=client_user,
-            team=client_user.team,
-            account_id=f"{500000000000 + n}",
-            account_name=f"Account {n:03}",
-            connection_method=ConnectionMethod.IAM_ROLE,
-            status=AccountStatus.ACTIVE,
-        )
-        for n in range(page_size + 1)
-    )
-    api = api_as(client_user)
-
-    first = api.get(ACCOUNTS)
-
-    assert first.data["count"] == page_size + 1
-    assert len(first.data["results"]) == page_size
-    assert first.data["previous"] is None
-    assert first.data["next"].endswith(f"{ACCOUNTS}?page=2")
-    second = api.get(first.data["next"])
-    assert [row["account_name"] for row in second.data["results"]] == [f"Account {page_size:03}"]
-    assert second.data["next"] is None
-    assert api.get(f"{ACCOUNTS}?page=3").status_code == 404
-
-
-def _list_queries(api) -> tuple[int, int]:
-    with CaptureQueriesContext(connection) as queries:
-        response = api.get(ACCOUNTS)
-    assert response.status_code == 200
-    return len(queries), response.data["count"]
-
-
-def test_the_list_makes_the_same_number_of_queries_whatever_the_number_of_accounts(make_user, make_account, admin_user):
-    api = api_as(admin_user)
-    for _ in range(2):
-        make_account(make_user(Role.CLIENT))
-    few, count = _list_queries(api)
-    assert count == 2
-    for _ in range(13):
-        make_account(make_user(Role.CLIENT), environment_type=EnvironmentType.LAB)
-    many, count = _list_queries(api)
-    assert count == 15
-    assert many == few
 
 
 # --- partial_update -----------------------------------------------------------------------------------------
@@ -484,13 +413,7 @@ def test_destroy_removes_the_account_and_its_instances_and_keeps_the_approvals(
 
 @pytest.mark.usefixtures("aws_mock")
 def test_retry_of_a_failed_role_account_verifies_it_again(client_user, make_account):
-    account = make_account(
-        client_user,
-        account_id=CUSTOMER_ACCOUNT,
-        role_arn=ROLE_ARN,
-        status=AccountStatus.FAILED,
-        account_metadata={"last_error": {"message": "us-east-1: denied", "code": "discovery_failed"}},
-    )
+    account = failed_role_account(make_account, client_user)
     api = api_as(client_user)
     assert api.get(f"{ACCOUNTS}{account.pk}/").data["last_error"]["code"] == "discovery_failed"
 
@@ -530,56 +453,15 @@ def test_retry_of_a_pending_role_account_without_an_arn_asks_for_it(client_user,
 # --- authentication: JWT and session ------------------------------------------------------------------------
 
 
-def test_jwt_bearer_tokens_work_on_the_accounts_and_onboarding_endpoints(client_user, make_account):
+def test_jwt_bearer_tokens_work_on_the_onboarding_endpoints(client_user, make_account):
+    """(The accounts endpoint's JWT and CSRF checks are the contract's.)"""
     account = make_account(client_user)
-    token = APIClient().post(TOKEN, {"username": client_user.username, "password": TEST_PASSWORD}, format="json")
-    assert token.status_code == 200
-    # JWT requests need no CSRF token, even from a client that enforces CSRF checks.
-    api = APIClient(enforce_csrf_checks=True)
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token.data['access']}")
+    api = jwt_client(client_user)  # no CSRF token needed, even by a client that enforces CSRF checks
 
-    assert result_ids(api.get(ACCOUNTS)) == {str(account.pk)}
-    assert api.patch(f"{ACCOUNTS}{account.pk}/", {"account_name": "Via JWT"}, format="json").status_code == 200
     assert api.get(f"{ONBOARDING}{account.pk}/discovery/").status_code == 200
     created = api.post(f"{ONBOARDING}create/", {"account_name": "Via JWT too"}, format="json")
     assert created.status_code == 201
     assert Account.objects.get(pk=created.data["account"]["id"]).user == client_user
-
-    bad = APIClient()
-    bad.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
-    response = bad.get(ACCOUNTS)
-    assert response.status_code == 401
-    assert response.data["code"] == "token_not_valid"
-    assert response["WWW-Authenticate"].startswith("Bearer")
-
-
-def test_session_auth_works_and_enforces_csrf_on_writes(client_user, make_account):
-    account = make_account(client_user)
-    api = APIClient(enforce_csrf_checks=True)
-    api.force_login(client_user)
-
-    assert result_ids(api.get(ACCOUNTS)) == {str(account.pk)}
-    before = rows()
-    for response in (
-        api.post(f"{ONBOARDING}create/", {"account_name": "No token"}, format="json"),
-        api.patch(f"{ACCOUNTS}{account.pk}/", {"account_name": "No token"}, format="json"),
-        api.delete(f"{ACCOUNTS}{account.pk}/"),
-        api.post(f"{ACCOUNTS}{account.pk}/retry/"),
-    ):
-        assert response.status_code == 403
-        assert "CSRF" in response.data["detail"]
-    assert rows() == before
-
-    # The browsable API page hands out the CSRF cookie; with its token the same write works.
-    page = api.get(ACCOUNTS, HTTP_ACCEPT="text/html")
-    assert page.status_code == 200
-    assert page["Content-Type"].startswith("text/html")
-    csrf_token = api.cookies["csrftoken"].value
-    response = api.patch(
-        f"{ACCOUNTS}{account.pk}/", {"account_name": "With token"}, format="json", HTTP_X_CSRFTOKEN=csrf_token
-    )
-    assert response.status_code == 200
-    assert response.data["account_name"] == "With token"
 
 
 def test_the_browsable_api_lists_accounts_for_a_signed_in_user(client, client_user, make_account):
@@ -612,10 +494,8 @@ PROMISED_PATHS = [
 def test_the_openapi_schema_has_every_promised_path(client_user):
     assert APIClient().get("/api/schema/").status_code == 401
 
-    response = api_as(client_user).get("/api/schema/")
+    schema = api_contract.served_schema(client_user)
 
-    assert response.status_code == 200
-    schema = yaml.safe_load(response.content)
     assert set(PROMISED_PATHS) <= set(schema["paths"])
     accounts_item = schema["paths"]["/api/v1/accounts/{id}/"]
     assert set(accounts_item) >= {"get", "patch", "delete"}
@@ -625,20 +505,3 @@ def test_the_openapi_schema_has_every_promised_path(client_user):
     keys = schema["components"]["schemas"]["AccessKeysRequest"]["properties"]
     assert keys["secret_access_key"]["writeOnly"] is True
     assert "secret_access_key" not in schema["components"]["schemas"]["Account"]["properties"]
-
-
-def test_generating_the_schema_emits_no_warnings_or_errors(tmp_path):
-    target = tmp_path / "schema.yaml"
-    base_dir = Path(django_settings.BASE_DIR)
-    result = subprocess.run(
-        [sys.executable, "manage.py", "spectacular", "--validate", "--fail-on-warn", "--file", str(target)],
-        cwd=base_dir,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "spotopt.settings_test"},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Warning" not in result.stderr and "Error" not in result.stderr.replace("Errors:   0", "")
-    assert set(PROMISED_PATHS) <= set(yaml.safe_load(target.read_text())["paths"])

@@ -20,8 +20,14 @@ from accounts.models import Account
 from tests.aws_fixtures import (
     ALLOW_ASSUME_ROLE,
     CUSTOMER_ACCOUNT,
+    KEYS_ACCOUNT,
+    PLATFORM_ARN,
+    ROLE_ARN,
+    ROLE_NAME,
+    aws_mock,  # noqa: F401
     create_role,
     create_user_with_keys,
+    fixed_platform,  # noqa: F401
     launch_instances,
     moto,  # noqa: F401
     new_access_key,
@@ -30,32 +36,13 @@ from tests.aws_fixtures import (
     with_iam_auth,
 )
 
-pytestmark = pytest.mark.django_db
+# A fixed platform principal (so the template and messages never ask STS) and fresh throttle counters.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fixed_platform")]
 
 ACCOUNTS = "/api/v1/accounts/"
 ONBOARDING = "/api/v1/onboarding/"
 CREATE = ONBOARDING + "create/"
 CONNECT_KEYS = ONBOARDING + "connect/credentials/"
-PLATFORM_ARN = "arn:aws:iam::999988887777:role/spotopt-platform"
-ROLE_NAME = "SpotOptimizerCrossAccountRole"
-ROLE_ARN = f"arn:aws:iam::{CUSTOMER_ACCOUNT}:role/{ROLE_NAME}"
-KEYS_ACCOUNT = "210987654321"
-
-
-@pytest.fixture(autouse=True)
-def _platform(settings):
-    """A fixed platform principal (so the template and messages never ask STS) and fresh throttle counters."""
-    settings.PLATFORM_AWS_PRINCIPAL_ARN = PLATFORM_ARN
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def aws_mock(moto, settings):  # noqa: F811
-    """moto in-process (tests.aws_fixtures.moto: AWS_ENDPOINT_URL None, testing credentials, the role cache
-    forgotten before and after) with the fixed platform principal."""
-    settings.PLATFORM_AWS_PRINCIPAL_ARN = PLATFORM_ARN
 
 
 @pytest.fixture
@@ -357,7 +344,7 @@ def test_the_template_matches_the_generator(api, client_user):
 
 
 @pytest.fixture
-def iam_keys(aws_mock) -> tuple[str, str]:
+def iam_keys(aws_mock) -> tuple[str, str]:  # noqa: F811
     """An IAM user with an access key in KEYS_ACCOUNT (inside moto): (access key id, secret)."""
     _, key_id, secret = create_user_with_keys(KEYS_ACCOUNT, "spotopt-reader")
     return key_id, secret

@@ -21,62 +21,29 @@ ROLE_NAME = "SpotOptimizerCrossAccountRole"
 EXTERNAL_ID = "spot-optimizer-0f1e2d3c-4b5a-4968-8776-65544332211f"
 TEMPLATE_URL = "https://spotopt-public.s3.amazonaws.com/onboarding/template.yaml?versionId=a b&x=1"
 
-# What the product does in a customer's account, hence what the role must be allowed to do.
-REQUIRED_ACTIONS = [
-    # discovery: fleet, capacity pools, prices, waste
-    "ec2:DescribeInstances",
-    "ec2:DescribeInstanceTypes",
-    "ec2:DescribeSpotPriceHistory",
-    "ec2:DescribeImages",
-    "ec2:DescribeSnapshots",
-    "ec2:DescribeVolumes",
-    "ec2:DescribeAddresses",
-    "ec2:DescribeRegions",
-    "ec2:DescribeAvailabilityZones",
-    "ec2:DescribeInstanceTypeOfferings",
-    "ec2:DescribeTags",
-    "ec2:DescribeLaunchTemplates",
-    "ec2:DescribeSubnets",
-    "ec2:DescribeSpotInstanceRequests",
-    "autoscaling:DescribeAutoScalingGroups",
-    "autoscaling:DescribeAutoScalingInstances",
-    "eks:DescribeCluster",
-    "eks:ListClusters",
-    "eks:ListNodegroups",
-    "eks:DescribeNodegroup",
-    "pricing:GetProducts",
-    "cloudwatch:GetMetricStatistics",
-    "cloudwatch:GetMetricData",
-    "sts:GetCallerIdentity",
-    # the Spot switch (also inside Auto Scaling groups)
-    "ec2:RunInstances",
-    "ec2:CreateTags",
-    "ec2:TerminateInstances",
-    "ec2:StopInstances",
-    "ec2:StartInstances",
-    "ec2:RequestSpotInstances",
-    "ec2:CancelSpotInstanceRequests",
-    "autoscaling:AttachInstances",
-    "autoscaling:DetachInstances",
-    "iam:PassRole",
-    # approved waste deletion
-    "ec2:ReleaseAddress",
-    "ec2:DeleteVolume",
-    "ec2:DeleteSnapshot",
-    "ec2:DeregisterImage",
-    # interruption events: EventBridge rule -> SQS queue
-    "sqs:CreateQueue",
-    "sqs:GetQueueAttributes",
-    "sqs:SetQueueAttributes",
-    "sqs:ReceiveMessage",
-    "sqs:DeleteMessage",
-    "sqs:GetQueueUrl",
-    "events:PutRule",
-    "events:PutTargets",
-    "events:DescribeRule",
-    "events:DeleteRule",
-    "events:RemoveTargets",
-]
+# What the product does in a customer's account, hence what the role must be allowed to do, by purpose.
+REQUIRED_ACTIONS_BY_PURPOSE = {
+    "discovery: fleet, capacity pools, prices, waste": """
+        ec2:DescribeInstances ec2:DescribeInstanceTypes ec2:DescribeSpotPriceHistory ec2:DescribeImages
+        ec2:DescribeSnapshots ec2:DescribeVolumes ec2:DescribeAddresses ec2:DescribeRegions
+        ec2:DescribeAvailabilityZones ec2:DescribeInstanceTypeOfferings ec2:DescribeTags
+        ec2:DescribeLaunchTemplates ec2:DescribeSubnets ec2:DescribeSpotInstanceRequests
+        autoscaling:DescribeAutoScalingGroups autoscaling:DescribeAutoScalingInstances
+        eks:DescribeCluster eks:ListClusters eks:ListNodegroups eks:DescribeNodegroup
+        pricing:GetProducts cloudwatch:GetMetricStatistics cloudwatch:GetMetricData sts:GetCallerIdentity
+    """,
+    "the Spot switch (also inside Auto Scaling groups)": """
+        ec2:RunInstances ec2:CreateTags ec2:TerminateInstances ec2:StopInstances ec2:StartInstances
+        ec2:RequestSpotInstances ec2:CancelSpotInstanceRequests
+        autoscaling:AttachInstances autoscaling:DetachInstances iam:PassRole
+    """,
+    "approved waste deletion": "ec2:ReleaseAddress ec2:DeleteVolume ec2:DeleteSnapshot ec2:DeregisterImage",
+    "interruption events: EventBridge rule -> SQS queue": """
+        sqs:CreateQueue sqs:GetQueueAttributes sqs:SetQueueAttributes sqs:ReceiveMessage sqs:DeleteMessage
+        sqs:GetQueueUrl events:PutRule events:PutTargets events:DescribeRule events:DeleteRule events:RemoveTargets
+    """,
+}
+REQUIRED_ACTIONS = [action for actions in REQUIRED_ACTIONS_BY_PURPOSE.values() for action in actions.split()]
 # The only non-read actions allowed on every resource: RunInstances/RequestSpotInstances touch too many resource
 # types to scope; CreateTags is limited to launch time by a condition.
 UNSCOPED_WRITE_ACTIONS = {"ec2:RunInstances", "ec2:RequestSpotInstances", "ec2:CreateTags"}

@@ -13,14 +13,8 @@ from fleet.models import Instance
 from mlgov.models import ExperimentLog, MLModel
 from risk.models import GlobalRiskEvent
 from sla.models import DowntimeLog
+from tests.helpers import assert_update_rejected
 from waste.models import WasteResource
-
-
-def assert_update_rejected(queryset, constraint, **values):
-    """QuerySet.update bypasses Python validation: the database itself must refuse the value."""
-    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
-        queryset.update(**values)
-
 
 # --- uniqueness ---------------------------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ from accounts.services import (
 from spotopt.api import status_for
 from spotopt.errors import DomainError, PermissionRefused, ServiceUnavailable
 from tests.aws_fixtures import (
+    DISCOVERY_FAILED,
+    KEYS_ACCOUNT,
     AwsCalls,
     create_user_with_keys,
     delete_access_key,
@@ -26,8 +28,6 @@ from tests.aws_fixtures import (
 )
 
 pytestmark = pytest.mark.django_db
-
-KEYS_ACCOUNT = "210987654321"
 
 
 def rows():
@@ -243,7 +243,7 @@ def test_retry_of_a_failed_keys_account_checks_the_keys_again_and_reconnects(cli
     account, _ = connect(client_user, iam_keys, account_name="Keys", regions=["us-east-1", "eu-west-1"])
     Account.objects.filter(pk=account.pk).update(
         status=AccountStatus.FAILED,
-        account_metadata={"last_error": {"message": "us-east-1: denied", "code": "discovery_failed"}},
+        account_metadata=DISCOVERY_FAILED,
     )
     account.refresh_from_db()
     calls = AwsCalls().install()

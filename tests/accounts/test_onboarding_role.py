@@ -24,9 +24,12 @@ from spotopt.errors import DomainError, PermissionRefused
 from tests.aws_fixtures import (
     ALLOW_ASSUME_ROLE,
     CUSTOMER_ACCOUNT,
+    ROLE_ARN,
+    ROLE_NAME,
     AwsCalls,
     create_role,
     create_user_with_keys,
+    failed_role_account,
     launch_instances,
     moto,  # noqa: F401
     set_role_trust,
@@ -35,9 +38,6 @@ from tests.aws_fixtures import (
 )
 
 pytestmark = pytest.mark.django_db
-
-ROLE_NAME = "SpotOptimizerCrossAccountRole"
-ROLE_ARN = f"arn:aws:iam::{CUSTOMER_ACCOUNT}:role/{ROLE_NAME}"
 
 
 def rows():
@@ -330,13 +330,7 @@ def test_verify_role_refuses_connected_and_access_key_accounts(client_user, make
 
 @pytest.mark.usefixtures("moto")
 def test_retry_of_a_failed_role_account_verifies_the_role_again(client_user, make_account):
-    account = make_account(
-        client_user,
-        account_id=CUSTOMER_ACCOUNT,
-        role_arn=ROLE_ARN,
-        status=AccountStatus.FAILED,
-        account_metadata={"last_error": {"message": "us-east-1: denied", "code": "discovery_failed"}},
-    )
+    account = failed_role_account(make_account, client_user)
     calls = AwsCalls().install()
 
     retried = account_retry(user=client_user, account=account)

@@ -17,8 +17,7 @@ from accounts.choices import AccountStatus, Role
 from accounts.models import Account
 from fleet.tasks import discover_account
 from tests.aws_fixtures import CUSTOMER_ACCOUNT, launch_instances, moto  # noqa: F401
-from tests.browser import browser_page, expect, screenshot  # noqa: F401
-from tests.conftest import TEST_PASSWORD
+from tests.browser import browser_page, expect, screenshot, sign_in  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -55,11 +54,7 @@ def test_connect_an_account_with_cloudformation_and_watch_it_become_active(
     launch_instances(CUSTOMER_ACCOUNT, "eu-west-1", 1)
 
     # Sign in: home is the accounts list, empty for a new customer.
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server.url}/accounts/")
+    sign_in(page, live_server, user.username)
     assert page.get_by_role("heading", name="No AWS account connected yet").is_visible()
     screenshot(page, "01-accounts-empty")
 

@@ -19,9 +19,7 @@ from dataclasses import dataclass, field
 from html import unescape
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from accounts import teams
 from accounts.choices import EnvironmentType, Role
@@ -33,11 +31,15 @@ from approvals.policy import decision_refusal
 from approvals.services import approval_request_create
 from fleet.models import Instance
 from tests.accounts.team_support import reloaded, signed_in
+from tests.api_contract import api_as
+from tests.aws_fixtures import fixed_platform  # noqa: F401
 
-# The teams fixtures (clock, make_team, team_a, team_b, invite) live in tests/accounts/team_fixtures.py.
+# The teams fixtures (team_a, team_b, invite, people, open_invitation) live in tests/accounts/team_fixtures.py
+# (make_team and clock in tests/conftest.py).
 pytest_plugins = ["tests.accounts.team_fixtures"]
 
-pytestmark = pytest.mark.django_db
+# Fresh throttle counters, and the platform's AWS principal from settings (the template needs it).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fixed_platform")]
 
 PAYLOAD = {"instance_id": "i-0abc1234", "region": "us-east-1"}
 
@@ -53,15 +55,6 @@ class Estate:
 
     def objects(self) -> dict:
         return {"account": self.account, "instance": self.instance, "approval": self.approvals[RiskLevel.MEDIUM]}
-
-
-@pytest.fixture(autouse=True)
-def _platform(settings):
-    """Fresh throttle counters, and the platform's AWS principal from settings (the template needs it)."""
-    settings.PLATFORM_AWS_PRINCIPAL_ARN = "arn:aws:iam::999988887777:role/spotopt-platform"
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
@@ -99,12 +92,6 @@ def rows():
         list(Instance.objects.order_by("pk").values()),
         list(ApprovalRequest.objects.order_by("pk").values()),
     )
-
-
-def api_as(user) -> APIClient:
-    api = APIClient()
-    api.force_authenticate(user)
-    return api
 
 
 # ======================================================================================================

@@ -18,12 +18,21 @@ from django.urls import reverse
 
 from accounts import teams
 from accounts.choices import InvitationStatus, Role
-from accounts.models import Team, TeamInvitation, User
+from accounts.models import TeamInvitation, User
 from spotopt.errors import PermissionRefused
-from tests.accounts.team_support import path_of, pending, reloaded, signed_in, tables_containing, token_of
+from tests.accounts.team_support import (
+    everything,
+    path_of,
+    pending,
+    reloaded,
+    signed_in,
+    tables_containing,
+    token_of,
+)
 from tests.conftest import TEST_PASSWORD
 
-# The teams fixtures (clock, make_team, team_a, team_b, invite) live in tests/accounts/team_fixtures.py.
+# The teams fixtures (team_a, team_b, invite, people, open_invitation) live in tests/accounts/team_fixtures.py
+# (make_team and clock in tests/conftest.py).
 pytest_plugins = ["tests.accounts.team_fixtures"]
 
 pytestmark = pytest.mark.django_db
@@ -50,32 +59,6 @@ def post_actions(text: str) -> list[str]:
 
 def csrf_token_of(text: str) -> str:
     return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', text)[1]
-
-
-def everything():
-    """Every row the team pages could change, for 'nothing changed' checks."""
-    return (
-        sorted(User.objects.values_list("username", "team_id", "role")),
-        sorted(TeamInvitation.objects.values_list("email", "status", "team_id")),
-        sorted(Team.objects.values_list("name", flat=True)),
-    )
-
-
-@pytest.fixture
-def people(team_a, make_user):
-    return {
-        "client": team_a.client,
-        "viewer": team_a.viewer,
-        "admin": make_user(Role.ADMIN),
-        "lab": make_user(Role.LAB),
-        "super_admin": make_user(Role.SUPER_ADMIN),
-    }
-
-
-@pytest.fixture
-def open_invitation(team_a, invite):
-    invitation, _ = invite(team_a.client, "dana@example.com", Role.CLIENT)
-    return invitation
 
 
 # ======================================================================================================

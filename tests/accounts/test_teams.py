@@ -24,7 +24,8 @@ from spotopt.errors import Conflict, DomainError, NotFound, PermissionRefused
 from tests.accounts.team_support import FROZEN_NOW, pending, reloaded, tables_containing, token_of
 from tests.conftest import TEST_PASSWORD
 
-# The teams fixtures (clock, make_team, team_a, team_b, invite) live in tests/accounts/team_fixtures.py.
+# The teams fixtures (team_a, team_b, invite, people, open_invitation) live in tests/accounts/team_fixtures.py
+# (make_team and clock in tests/conftest.py).
 pytest_plugins = ["tests.accounts.team_fixtures"]
 
 pytestmark = pytest.mark.django_db

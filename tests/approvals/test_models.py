@@ -1,18 +1,12 @@
 """Database rules of approvals.ApprovalRequest: an audit trail with a one-way status."""
 
 import pytest
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from approvals.choices import ApprovalStatus
 from approvals.models import ApprovalRequest
 from spotopt.errors import TransitionNotAllowed
-
-
-def assert_update_rejected(queryset, constraint, **values):
-    """QuerySet.update bypasses Python validation: the database itself must refuse the value."""
-    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
-        queryset.update(**values)
+from tests.helpers import assert_update_rejected
 
 
 @pytest.mark.parametrize(

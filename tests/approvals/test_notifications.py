@@ -120,31 +120,44 @@ def _only_mail_to(mailoutbox, user):
     return mailoutbox[0]
 
 
-def test_approval_is_mailed_to_the_requester_with_the_comment(people, file_request, committed, mailoutbox, clock):
-    request = file_request(requester="owner")
+@pytest.mark.parametrize(
+    "decide,risk,requester,decider,comment,subject,said",
+    [
+        pytest.param(
+            approval_approve,
+            RiskLevel.MEDIUM,
+            "owner",
+            "ad1",
+            "Fine, it is idle.",
+            "[spotopt] Approved: Terminate rogue instance on 444455556666 (MEDIUM)",
+            "approved",
+            id="approval",
+        ),
+        pytest.param(
+            approval_reject,
+            RiskLevel.CRITICAL,
+            "ad2",
+            "sa1",
+            "Not before the audit.",
+            "[spotopt] Rejected: Terminate rogue instance on 444455556666 (CRITICAL)",
+            "rejected",
+            id="rejection",
+        ),
+    ],
+)
+def test_a_decision_is_mailed_to_the_requester_with_the_comment(
+    people, file_request, committed, mailoutbox, clock, decide, risk, requester, decider, comment, subject, said
+):
+    request = file_request(risk=risk, requester=requester)
     mailoutbox.clear()
 
     with committed():
-        approval_approve(user=people["ad1"], request_id=request.pk, comment="Fine, it is idle.")
+        decide(user=people[decider], request_id=request.pk, comment=comment)
 
-    message = _only_mail_to(mailoutbox, people["owner"])
-    assert message.subject == "[spotopt] Approved: Terminate rogue instance on 444455556666 (MEDIUM)"
-    assert f"Your request was approved by {people['ad1'].username}." in message.body
-    assert "Comment: Fine, it is idle." in message.body
-    assert f"Details: {link(request)}" in message.body
-
-
-def test_rejection_is_mailed_to_the_requester_with_the_comment(people, file_request, committed, mailoutbox, clock):
-    request = file_request(risk=RiskLevel.CRITICAL, requester="ad2")
-    mailoutbox.clear()
-
-    with committed():
-        approval_reject(user=people["sa1"], request_id=request.pk, comment="Not before the audit.")
-
-    message = _only_mail_to(mailoutbox, people["ad2"])
-    assert message.subject == "[spotopt] Rejected: Terminate rogue instance on 444455556666 (CRITICAL)"
-    assert f"Your request was rejected by {people['sa1'].username}." in message.body
-    assert "Comment: Not before the audit." in message.body
+    message = _only_mail_to(mailoutbox, people[requester])
+    assert message.subject == subject
+    assert f"Your request was {said} by {people[decider].username}." in message.body
+    assert f"Comment: {comment}" in message.body
     assert f"Details: {link(request)}" in message.body
 
 

@@ -21,6 +21,8 @@ from approvals import registry
 from approvals.choices import ActionType, ApprovalStatus, ExecutionStatus, RiskLevel
 from approvals.models import ApprovalRequest
 from spotopt.errors import DomainError
+from tests.approvals.payloads import rogue_payload as payload
+from tests.approvals.payloads import switch_payload, waste_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -37,10 +39,6 @@ def signed_in(user, **kwargs) -> Client:
     client = Client(**kwargs)
     client.force_login(user)
     return client
-
-
-def payload(instance_id="i-0123456789abcdef0", **extra) -> dict:
-    return {"instance_id": instance_id, "region": "us-east-1", **extra}
 
 
 def action_forms(page: str) -> list[str]:
@@ -222,7 +220,9 @@ def test_the_requester_reads_that_somebody_else_has_to_decide(client_user, make_
     assert snapshot() == before
 
 
-def test_every_post_needs_the_csrf_token(admin_user, make_approval):
+@pytest.fixture
+def pending_and_failed(make_approval):
+    """A pending request (approve and reject forms) and an approved one whose execution failed (retry)."""
     pending = make_approval(action_payload=payload())
     failed = make_approval(
         action_payload=payload(),
@@ -230,6 +230,11 @@ def test_every_post_needs_the_csrf_token(admin_user, make_approval):
         decided_at=timezone.now(),
         execution_status=ExecutionStatus.FAILED,
     )
+    return pending, failed
+
+
+def test_every_post_needs_the_csrf_token(admin_user, pending_and_failed):
+    pending, failed = pending_and_failed
     before = snapshot()
     client = signed_in(admin_user, enforce_csrf_checks=True)
     for name in POSTS:
@@ -238,14 +243,8 @@ def test_every_post_needs_the_csrf_token(admin_user, make_approval):
     assert snapshot() == before
 
 
-def test_the_forms_on_the_detail_page_carry_the_csrf_token(admin_user, make_approval):
-    pending = make_approval(action_payload=payload())
-    failed = make_approval(
-        action_payload=payload(),
-        status=ApprovalStatus.APPROVED,
-        decided_at=timezone.now(),
-        execution_status=ExecutionStatus.FAILED,
-    )
+def test_the_forms_on_the_detail_page_carry_the_csrf_token(admin_user, pending_and_failed):
+    pending, failed = pending_and_failed
     client = signed_in(admin_user)
     for approval, expected in ((pending, 2), (failed, 1)):
         page = html(client.get(reverse("approval_detail", args=[approval.pk])))
@@ -274,12 +273,7 @@ def test_the_list_shows_what_a_person_looks_for_pending_first(
     decided = make_approval(
         account=account,
         action_type=ActionType.DELETE_WASTE,
-        action_payload={
-            "waste_resource_id": "5b0e8a4e-8d0f-4a35-9b43-44d3f1c6b001",
-            "resource_type": "ebs_volume",
-            "resource_id": "vol-0abc",
-            "region": "eu-west-1",
-        },
+        action_payload=waste_payload("vol-0abc", "eu-west-1"),
         risk_level=RiskLevel.LOW,
         status=ApprovalStatus.APPROVED,
         approver=make_user(Role.ADMIN),
@@ -295,11 +289,7 @@ def test_the_list_shows_what_a_person_looks_for_pending_first(
     requested = make_approval(
         account=account,
         action_type=ActionType.SWITCH_INSTANCE,
-        action_payload={
-            "instance_id": "i-0000000000000aaaa",
-            "target_instance_type": "m6i.large",
-            "target_availability_zone": "us-east-1b",
-        },
+        action_payload=switch_payload(),
         requester=make_user(Role.CLIENT, full_name="Casey Client"),
         risk_level=RiskLevel.CRITICAL,
         expires_at=timezone.now() + timedelta(days=2),
@@ -361,14 +351,13 @@ def test_an_overdue_pending_request_says_it_expired(admin_user, make_approval):
 def test_the_list_filters(admin_user, client_user, make_account, make_approval, query, expected):
     first, second = make_account(client_user), make_account(client_user, account_name="Second account")
     now = timezone.now()
-    waste = {"waste_resource_id": "5b0e8a4e-8d0f-4a35-9b43-44d3f1c6b001", "resource_type": "ami"}
     made = {
         "pending-low": make_approval(account=first, action_payload=payload("i-00000000000000001"), risk_level="LOW"),
         "pending-high": make_approval(account=second, action_payload=payload("i-00000000000000002"), risk_level="HIGH"),
         "rejected": make_approval(
             account=first,
             action_type=ActionType.DELETE_WASTE,
-            action_payload={**waste, "resource_id": "ami-00000000000000003", "region": "us-east-1"},
+            action_payload=waste_payload("ami-00000000000000003", "us-east-1", resource_type="ami"),
             status=ApprovalStatus.REJECTED,
             decided_at=now,
         ),

@@ -16,8 +16,8 @@ from approvals import registry
 from approvals.choices import ActionType, ApprovalStatus, ExecutionStatus, RiskLevel
 from approvals.models import ApprovalRequest
 from spotopt.errors import DomainError
-from tests.browser import browser_page, expect, screenshot  # noqa: F401
-from tests.conftest import TEST_PASSWORD
+from tests.approvals.payloads import switch_payload, waste_payload
+from tests.browser import browser_page, expect, screenshot, sign_in  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -61,11 +61,7 @@ def estate(make_user, make_account, make_instance, make_approval):
     make_approval(
         account=account,
         action_type=ActionType.SWITCH_INSTANCE,
-        action_payload={
-            "instance_id": "i-0000000000000aaaa",
-            "target_instance_type": "m6i.large",
-            "target_availability_zone": "us-east-1b",
-        },
+        action_payload=switch_payload(),
         requester=owner,
         risk_level=RiskLevel.MEDIUM,
         expires_at=timezone.now() + timedelta(hours=40),
@@ -73,12 +69,7 @@ def estate(make_user, make_account, make_instance, make_approval):
     make_approval(
         account=account,
         action_type=ActionType.DELETE_WASTE,
-        action_payload={
-            "waste_resource_id": "5b0e8a4e-8d0f-4a35-9b43-44d3f1c6b001",
-            "resource_type": "ebs_volume",
-            "resource_id": "vol-0123456789abcdef0",
-            "region": "us-east-1",
-        },
+        action_payload=waste_payload("vol-0123456789abcdef0", "us-east-1"),
         risk_level=RiskLevel.LOW,
         status=ApprovalStatus.REJECTED,
         approver=make_user(Role.ADMIN, full_name="Alex Admin"),
@@ -88,27 +79,19 @@ def estate(make_user, make_account, make_instance, make_approval):
     return {"owner": owner, "account": account, "rogue": rogue}
 
 
-def sign_in(page, live_server, user):
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server.url}/accounts/")
-
-
-def test_an_admin_approves_a_pending_request_and_sees_the_action_done(
-    live_server,
-    browser_page,  # noqa: F811 (the fixture imported above)
-    make_user,
-    estate,
-    executor,
-):
-    page = browser_page
+@pytest.fixture
+def admin_page(live_server, browser_page, make_user):  # noqa: F811 (the fixture imported above)
+    """The browser signed in as an admin, Avery Admin: (page, admin)."""
     admin = make_user(Role.ADMIN, full_name="Avery Admin")
+    sign_in(browser_page, live_server, admin.username)
+    return browser_page, admin
+
+
+def test_an_admin_approves_a_pending_request_and_sees_the_action_done(live_server, admin_page, estate, executor):
+    page, admin = admin_page
     rogue = estate["rogue"]
 
-    # Sign in and open Approvals: the pending request is first.
-    sign_in(page, live_server, admin)
+    # Open Approvals: the pending request is first.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Approvals").click()
     page.wait_for_url(f"{live_server.url}/approvals/")
     first_row = page.locator(".approvals-table tbody tr").first
@@ -146,19 +129,11 @@ def test_an_admin_approves_a_pending_request_and_sees_the_action_done(
     assert rogue.execution_result == {"terminated": INSTANCE, "previous_state": "running"}
 
 
-def test_an_admin_retries_a_failed_action(
-    live_server,
-    browser_page,  # noqa: F811
-    make_user,
-    estate,
-    executor,
-):
-    page = browser_page
-    admin = make_user(Role.ADMIN, full_name="Avery Admin")
+def test_an_admin_retries_a_failed_action(live_server, admin_page, estate, executor):
+    page, _ = admin_page
     rogue = estate["rogue"]
     executor.fail_with = "AWS refused TerminateInstances: the instance has termination protection on."
 
-    sign_in(page, live_server, admin)
     page.goto(f"{live_server.url}/approvals/{rogue.pk}/")
     page.get_by_role("button", name="Approve").click()
     page.wait_for_url(f"{live_server.url}/approvals/{rogue.pk}/")
@@ -185,7 +160,7 @@ def test_a_client_reads_why_they_cannot_decide_a_high_request(
     estate,
 ):
     page = browser_page
-    sign_in(page, live_server, estate["owner"])
+    sign_in(page, live_server, estate["owner"].username)
     page.goto(f"{live_server.url}/approvals/")
     expect(page.locator(".approvals-table tbody tr")).to_have_count(3)
     page.get_by_role("link", name="Terminate rogue instance").click()

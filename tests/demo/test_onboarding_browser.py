@@ -10,7 +10,7 @@ import pytest
 from accounts.models import Account
 from demo.seed import DEMO_CLIENT_USERNAME, demo_users_ensure
 from tests.aws_fixtures import moto  # noqa: F401
-from tests.browser import browser_page, screenshot  # noqa: F401
+from tests.browser import browser_page, screenshot, sign_in  # noqa: F401
 from tests.demo.config import demo_env, demo_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("moto")]
@@ -25,11 +25,7 @@ def test_the_demo_client_connects_with_cloudformation_up_to_the_template_downloa
     page = browser_page
     password = next(user.password for user in demo_users_ensure() if user.username == DEMO_CLIENT_USERNAME)
 
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(DEMO_CLIENT_USERNAME)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server.url}/accounts/")
+    sign_in(page, live_server, DEMO_CLIENT_USERNAME, password)
 
     page.goto(f"{live_server.url}/accounts/connect/")
     panel = page.locator("#panel-role")

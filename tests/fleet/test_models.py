@@ -5,12 +5,7 @@ from django.db import IntegrityError, transaction
 
 from fleet.choices import AuthStatus, Lifecycle
 from fleet.models import Instance
-
-
-def assert_update_rejected(queryset, constraint, **values):
-    """QuerySet.update bypasses Python validation: the database itself must refuse the value."""
-    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
-        queryset.update(**values)
+from tests.helpers import assert_update_rejected
 
 
 @pytest.fixture

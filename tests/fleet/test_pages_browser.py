@@ -14,20 +14,11 @@ from django.utils import timezone
 from accounts.choices import EnvironmentType, Role
 from approvals.choices import RiskLevel
 from fleet.choices import AuthStatus, Lifecycle, OrchestratorType
-from tests.browser import browser_page, expect, screenshot  # noqa: F401
-from tests.conftest import TEST_PASSWORD
+from tests.browser import browser_page, expect, screenshot, sign_in  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
 ROGUE = "i-0bad0c0ffee000001"
-
-
-def sign_in(page, live_server, user):
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server.url}/accounts/")
 
 
 def node(n: int, cluster: str, group: str) -> dict:
@@ -106,7 +97,7 @@ def test_a_client_reads_the_fleet_filters_to_rogue_instances_and_opens_one(
     estate,
 ):
     page = browser_page
-    sign_in(page, live_server, estate["owner"])
+    sign_in(page, live_server, estate["owner"].username)
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Fleet").click()
     page.wait_for_url(f"{live_server.url}/fleet/")
@@ -192,7 +183,7 @@ def test_a_lab_user_changes_the_lab_controls_of_a_lab_instance(
             is_shadow_run=True,
         )
     lab_user = make_user(Role.LAB, full_name="Lee Lab")
-    sign_in(page, live_server, lab_user)
+    sign_in(page, live_server, lab_user.username)
     page.goto(f"{live_server.url}/fleet/instances/{instance.pk}/")
     form = page.locator("#lab-controls")
     expect(form).to_be_visible()
@@ -221,7 +212,7 @@ def test_a_new_customer_is_told_to_connect_an_account(
     make_user,
 ):
     page = browser_page
-    sign_in(page, live_server, make_user(Role.CLIENT))
+    sign_in(page, live_server, make_user(Role.CLIENT).username)
     page.goto(f"{live_server.url}/fleet/")
     expect(page.get_by_role("heading", name="No AWS account connected yet")).to_be_visible()
     screenshot(page, "06-fleet-empty")

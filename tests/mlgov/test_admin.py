@@ -1,5 +1,6 @@
 """Admin for ML models, experiment logs and the recent-experiments report view."""
 
+import pytest
 from django.urls import reverse
 
 from mlgov.choices import Decision, ModelStatus
@@ -77,34 +78,58 @@ def test_models_are_not_uploaded_through_the_admin(client, super_admin):
 # --- Experiment logs ------------------------------------------------------------------------------------
 
 
-def test_experiment_changelist_shows_decisions(
-    client, super_admin, client_user, make_account, make_instance, make_ml_model, make_experiment
+# The experiment logs and the recent-experiments view (a database view) list the same rows: the log names the
+# model, the view the account.
+BOTH_EXPERIMENT_LISTS = pytest.mark.parametrize(
+    "changelist", [EXPERIMENT_CHANGELIST, RECENT_CHANGELIST], ids=["experiment-logs", "recent-experiments"]
+)
+EXPERIMENT_LISTS = [
+    pytest.param(EXPERIMENT_CHANGELIST, "scorer", Decision.SWITCH, "Switch", id="experiment-logs"),
+    pytest.param(RECENT_CHANGELIST, "Media prod", Decision.FAILED, "Failed", id="recent-experiments"),
+]
+
+
+@pytest.mark.parametrize("changelist,shown,decision,label", EXPERIMENT_LISTS)
+def test_experiment_lists_show_the_decisions(
+    client,
+    super_admin,
+    client_user,
+    make_account,
+    make_instance,
+    make_ml_model,
+    make_experiment,
+    changelist,
+    shown,
+    decision,
+    label,
 ):
-    instance = make_instance(make_account(client_user), instance_id="i-0e0000000000000aa")
-    make_experiment(instance, model=make_ml_model(name="scorer"), decision=Decision.SWITCH)
+    instance = make_instance(make_account(client_user, account_name="Media prod"), instance_id="i-0e0000000000000aa")
+    make_experiment(instance, model=make_ml_model(name="scorer"), decision=decision)
     client.force_login(super_admin)
-    response = client.get(EXPERIMENT_CHANGELIST)
+    response = client.get(changelist)
     assert response.status_code == 200
     content = response.content.decode()
     assert "i-0e0000000000000aa" in content
-    assert "scorer" in content
-    assert '<td class="field-decision">Switch</td>' in content
+    assert shown in content
+    assert f'<td class="field-decision">{label}</td>' in content
 
 
-def test_experiment_search_by_instance_id(
-    client, super_admin, client_user, make_account, make_instance, make_experiment
+@BOTH_EXPERIMENT_LISTS
+def test_experiment_lists_search_by_instance_id(
+    client, super_admin, client_user, make_account, make_instance, make_experiment, changelist
 ):
     account = make_account(client_user)
     make_experiment(make_instance(account, instance_id="i-0e0000000000000bb"))
     make_experiment(make_instance(account, instance_id="i-0e0000000000000cc"))
     client.force_login(super_admin)
-    content = client.get(EXPERIMENT_CHANGELIST, {"q": "i-0e0000000000000bb"}).content.decode()
+    content = client.get(changelist, {"q": "i-0e0000000000000bb"}).content.decode()
     assert "i-0e0000000000000bb" in content
     assert "i-0e0000000000000cc" not in content
 
 
-def test_experiment_changelist_queries_do_not_grow_with_rows(
-    client, super_admin, make_user, make_account, make_instance, make_ml_model, make_experiment
+@BOTH_EXPERIMENT_LISTS
+def test_experiment_lists_queries_do_not_grow_with_rows(
+    client, super_admin, make_user, make_account, make_instance, make_ml_model, make_experiment, changelist
 ):
     client.force_login(super_admin)
 
@@ -113,73 +138,28 @@ def test_experiment_changelist_queries_do_not_grow_with_rows(
             make_experiment(make_instance(make_account(make_user())), model=make_ml_model())
 
     add_rows(2)
-    few = changelist_query_count(client, EXPERIMENT_CHANGELIST)
+    few = changelist_query_count(client, changelist)
     add_rows(8)
-    assert changelist_query_count(client, EXPERIMENT_CHANGELIST) == few
+    assert changelist_query_count(client, changelist) == few
 
 
-def test_experiment_logs_are_not_written_by_hand(
-    client, super_admin, client_user, make_account, make_instance, make_experiment
+@pytest.mark.parametrize(
+    "model,change,refused",
+    [
+        # The logs are written by the pipeline, never by hand.
+        pytest.param("experimentlog", {"decision": Decision.SWITCH}, ["add"], id="experiment-logs"),
+        # The recent-experiments view (a database view) is read only.
+        pytest.param("recentexperimentview", {}, ["delete", "add"], id="recent-experiments"),
+    ],
+)
+def test_experiment_lists_are_read_only(
+    client, super_admin, client_user, make_account, make_instance, make_experiment, model, change, refused
 ):
     log = make_experiment(make_instance(make_account(client_user)))
     client.force_login(super_admin)
-    change_url = reverse("admin:mlgov_experimentlog_change", args=[log.pk])
+    change_url = reverse(f"admin:mlgov_{model}_change", args=[log.pk])
     assert client.get(change_url).status_code == 200
-    assert client.post(change_url, {"decision": Decision.SWITCH}).status_code == 403
-    assert client.get(reverse("admin:mlgov_experimentlog_add")).status_code == 403
-
-
-# --- Recent experiments (database view) -----------------------------------------------------------------
-
-
-def test_recent_experiment_view_lists_experiments_with_account(
-    client, super_admin, client_user, make_account, make_instance, make_experiment
-):
-    account = make_account(client_user, account_name="Media prod")
-    make_experiment(make_instance(account, instance_id="i-0r0000000000000aa"), decision=Decision.FAILED)
-    client.force_login(super_admin)
-    response = client.get(RECENT_CHANGELIST)
-    assert response.status_code == 200
-    content = response.content.decode()
-    assert "i-0r0000000000000aa" in content
-    assert "Media prod" in content
-    assert '<td class="field-decision">Failed</td>' in content
-
-
-def test_recent_experiment_view_search_by_instance(
-    client, super_admin, client_user, make_account, make_instance, make_experiment
-):
-    account = make_account(client_user)
-    make_experiment(make_instance(account, instance_id="i-0r0000000000000bb"))
-    make_experiment(make_instance(account, instance_id="i-0r0000000000000cc"))
-    client.force_login(super_admin)
-    content = client.get(RECENT_CHANGELIST, {"q": "i-0r0000000000000bb"}).content.decode()
-    assert "i-0r0000000000000bb" in content
-    assert "i-0r0000000000000cc" not in content
-
-
-def test_recent_experiment_view_queries_do_not_grow_with_rows(
-    client, super_admin, make_user, make_account, make_instance, make_ml_model, make_experiment
-):
-    client.force_login(super_admin)
-
-    def add_rows(count):
-        for _ in range(count):
-            make_experiment(make_instance(make_account(make_user())), model=make_ml_model())
-
-    add_rows(2)
-    few = changelist_query_count(client, RECENT_CHANGELIST)
-    add_rows(8)
-    assert changelist_query_count(client, RECENT_CHANGELIST) == few
-
-
-def test_recent_experiment_view_is_view_only(
-    client, super_admin, client_user, make_account, make_instance, make_experiment
-):
-    log = make_experiment(make_instance(make_account(client_user)))
-    client.force_login(super_admin)
-    change_url = reverse("admin:mlgov_recentexperimentview_change", args=[log.pk])
-    assert client.get(change_url).status_code == 200
-    assert client.post(change_url, {}).status_code == 403
-    assert client.get(reverse("admin:mlgov_recentexperimentview_delete", args=[log.pk])).status_code == 403
-    assert client.get(reverse("admin:mlgov_recentexperimentview_add")).status_code == 403
+    assert client.post(change_url, change).status_code == 403
+    for view in refused:
+        url = reverse(f"admin:mlgov_{model}_{view}", args=[log.pk] if view == "delete" else [])
+        assert client.get(url).status_code == 403

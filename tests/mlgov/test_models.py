@@ -7,14 +7,9 @@ from django.db import IntegrityError, transaction
 
 from mlgov.choices import Decision, ModelStatus
 from mlgov.models import ExperimentLog, MLModel
+from tests.helpers import assert_update_rejected
 
 SINGLE_ACTIVE_PROD = r"mlmodel_single_active_prod|mlgov_mlmodel\.is_active_prod"
-
-
-def assert_update_rejected(queryset, constraint, **values):
-    """QuerySet.update bypasses Python validation: the database itself must refuse the value."""
-    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
-        queryset.update(**values)
 
 
 @pytest.fixture

@@ -8,12 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from sla.models import SLA_MONTHLY_BUDGET_SECONDS, DowntimeLog
-
-
-def assert_update_rejected(queryset, constraint, **values):
-    """QuerySet.update bypasses Python validation: the database itself must refuse the value."""
-    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
-        queryset.update(**values)
+from tests.helpers import assert_update_rejected
 
 
 @pytest.fixture

@@ -8,8 +8,7 @@ from django.utils import timezone
 
 from accounts.choices import Role
 from approvals.choices import ApprovalStatus
-from tests.browser import VIEWPORT, browser_page  # noqa: F401
-from tests.conftest import TEST_PASSWORD
+from tests.browser import VIEWPORT, browser_page, sign_in  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -39,11 +38,7 @@ def test_long_names_and_comments_wrap_on_every_page(
         action_payload={"instance_id": instance.instance_id, "region": "us-east-1", "reason": LONG_COMMENT},
     )
     page = browser_page
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(client.username)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server.url}/accounts/")
+    sign_in(page, live_server, client.username)
 
     for path in (
         "/accounts/",

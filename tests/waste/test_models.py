@@ -6,14 +6,9 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from spotopt.errors import TransitionNotAllowed
+from tests.helpers import assert_update_rejected
 from waste.choices import ResourceType, WasteStatus
 from waste.models import WasteResource
-
-
-def assert_update_rejected(queryset, constraint, **values):
-    """QuerySet.update bypasses Python validation: the database itself must refuse the value."""
-    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
-        queryset.update(**values)
 
 
 @pytest.fixture
