@@ -169,10 +169,10 @@ class ProductAutoSchema(AutoSchema):
     """Adds to every operation the error statuses the framework answers, each with the error body:
 
     - 401 always (the API needs a signed-in user; the token endpoints answer 401 for wrong credentials);
-    - 400 where there is a request body or query parameters (other than the page: a bad page is a 404);
+    - 400 where there is a request body or query parameters (a paginated list's page_size among them);
     - 403 on writes (the role matrix, a service's policy, CSRF for session sign-in) except on the public
       token endpoints, and on reads of views that need a `read_capability`;
-    - 404 on paths with an id, and on paginated lists (a page past the end);
+    - 404 on paths with an id, and on paginated lists (a cursor the list did not give out);
     - 413 and 415 where there is a request body;
     - 429 where the view throttles that method (its `get_throttles()`);
     - 503 on the actions that call AWS (the view's `aws_actions`).
@@ -216,7 +216,7 @@ class ProductAutoSchema(AutoSchema):
     def _error_statuses(self) -> dict[str, str]:
         view, method = self.view, self.method
         codes = {"401"}
-        if self._has_request_body() or self._has_query_parameters():
+        if self._has_request_body() or self._has_query_parameters() or self._is_paginated_list():
             codes.add("400")
         if method in SAFE_METHODS:
             if getattr(view, "read_capability", None):

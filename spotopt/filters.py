@@ -6,6 +6,7 @@ or in neither; the widgets only decide how a page shows it.
 import django_filters
 from django import forms
 from django.db import models
+from django_filters.rest_framework import DjangoFilterBackend
 
 
 class FilterForm(forms.Form):
@@ -20,6 +21,17 @@ class FilterForm(forms.Form):
 class FilterSet(django_filters.FilterSet):
     class Meta:
         form = FilterForm
+
+
+class FilterBackend(DjangoFilterBackend):
+    """The API's filter backend: a request that names none of the view's filters is not filtered at all, so
+    a plain list does not build and validate a form of a dozen filters it does not use."""
+
+    def filter_queryset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None and not set(request.query_params) & set(filterset_class.base_filters):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
 
 
 class SearchInput(forms.TextInput):

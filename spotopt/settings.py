@@ -303,9 +303,9 @@ REST_FRAMEWORK = {
     ],
     "EXCEPTION_HANDLER": "spotopt.api.exception_handler",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    # DRF's page numbers, documented as starting at 1.
-    "DEFAULT_PAGINATION_CLASS": "spotopt.pagination.PageNumberPagination",
+    "DEFAULT_FILTER_BACKENDS": ["spotopt.filters.FilterBackend"],
+    # Cursor (keyset) pages with a capped count: a deep page costs what the first does.
+    "DEFAULT_PAGINATION_CLASS": "spotopt.pagination.KeysetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "spotopt.api.ProductAutoSchema",
     # Scoped throttles for endpoints that call AWS on the user's behalf.

@@ -25,6 +25,8 @@ The rules themselves belong to the user model: `user.account_scope()` and `user.
 (accounts.models.User), so this foundation imports no domain app.
 """
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
@@ -35,6 +37,7 @@ from rest_framework import viewsets
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from .errors import DomainError, PermissionRefused
+from .pagination import CURSOR_PARAM, InvalidCursor, capped_count, keyset_page
 
 ROLE_REFUSAL = "Your role does not allow this."
 
@@ -69,14 +72,66 @@ class CapabilityRequiredMixin(LoginRequiredMixin):
         return super().dispatch(request, *args, **kwargs)
 
 
+@dataclass
+class ListPage:
+    """One page of a list page (keyset pagination, spotopt.pagination): its rows, links to the pages around
+    it, and how many rows the list has (capped, or exact when the view knows it for free)."""
+
+    rows: list
+    count: int
+    count_capped: bool
+    next_url: str | None
+    previous_url: str | None
+    first_url: str | None
+
+    @property
+    def has_next(self) -> bool:
+        return self.next_url is not None
+
+    @property
+    def has_previous(self) -> bool:
+        return self.previous_url is not None
+
+    def has_other_pages(self) -> bool:
+        return self.has_next or self.has_previous
+
+    @property
+    def count_text(self) -> str:
+        return f"{self.count:,}+" if self.count_capped else f"{self.count:,}"
+
+
 class TenantScopedMixin(LoginRequiredMixin, ScopedQuerysetMixin):
-    """Dashboard views over the user's scope. List views also get forgiving pagination: an out-of-range
-    ?page= shows the last page, not a 404."""
+    """Dashboard views over the user's scope. List views page with keyset pagination (`?cursor=`, never an
+    OFFSET): a cursor the list did not give out shows the first page, not an error."""
+
+    def list_count(self, queryset) -> tuple[int, bool]:
+        """How many rows the list has: (count, capped). A view that already knows it (e.g. from a summary it
+        computes anyway) says so here and saves the count query."""
+        return capped_count(queryset)
+
+    def _url(self, cursor: str | None) -> str:
+        params = self.request.GET.copy()
+        params.pop("page", None)
+        params.pop(CURSOR_PARAM, None)
+        if cursor:
+            params[CURSOR_PARAM] = cursor
+        return f"?{params.urlencode()}" if params else "?"
 
     def paginate_queryset(self, queryset, page_size):
-        paginator = self.get_paginator(queryset, page_size)
-        page = paginator.get_page(self.request.GET.get(self.page_kwarg))
-        return paginator, page, page.object_list, page.has_other_pages()
+        try:
+            page = keyset_page(queryset, cursor=self.request.GET.get(CURSOR_PARAM), size=page_size)
+        except InvalidCursor:
+            page = keyset_page(queryset, cursor=None, size=page_size)
+        count, capped = self.list_count(queryset)
+        listed = ListPage(
+            rows=page.rows,
+            count=count,
+            count_capped=capped,
+            next_url=self._url(page.next_cursor) if page.has_next else None,
+            previous_url=self._url(page.previous_cursor) if page.has_previous else None,
+            first_url=self._url(None) if page.has_previous else None,
+        )
+        return listed, listed, page.rows, listed.has_other_pages()
 
 
 class TenantObjectMixin(TenantScopedMixin):

@@ -104,7 +104,8 @@ def result_ids(response) -> list[str]:
 
 def assert_error(response, status: int, code: str | None = None) -> dict:
     """The API's error body: {"detail", "code"} (validation errors add "errors"), with that status."""
-    assert response.status_code == status, response.content
+    assert response.status_code == status, response.content[:300]
+    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
     body = response.json()
     assert set(body) in ({"detail", "code"}, {"detail", "code", "errors"}), body
     assert body["detail"] and isinstance(body["detail"], str), body

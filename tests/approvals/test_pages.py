@@ -23,6 +23,7 @@ from approvals.models import ApprovalRequest
 from spotopt.errors import DomainError
 from tests.approvals.payloads import rogue_payload as payload
 from tests.approvals.payloads import switch_payload, waste_payload
+from tests.helpers import page_link, walk_pages
 
 pytestmark = pytest.mark.django_db
 
@@ -405,18 +406,20 @@ def test_a_client_filters_only_by_their_own_accounts(client_user, other_client, 
 
 
 def test_the_list_pages_25_at_a_time_and_keeps_the_filters(admin_user, make_approval):
-    for n in range(27):
-        make_approval(action_payload=payload(f"i-{n:017x}"), risk_level="LOW")
+    low = [make_approval(action_payload=payload(f"i-{n:017x}"), risk_level="LOW") for n in range(27)]
     make_approval(action_payload=payload(), risk_level="HIGH")
     client = signed_in(admin_user)
 
-    page = html(client.get(reverse("approval_list"), {"risk_level": "LOW"}))
-    assert f"Requests 1{EN_DASH}25 of 27" in page
-    assert "?risk_level=LOW&amp;page=2" in page
-    page = html(client.get(reverse("approval_list"), {"risk_level": "LOW", "page": "2"}))
-    assert f"Requests 26{EN_DASH}27 of 27" in page and "Page 2 of 2" in page
-    # An out-of-range page shows the last one.
-    assert "Page 2 of 2" in html(client.get(reverse("approval_list"), {"risk_level": "LOW", "page": "9"}))
+    def request_ids(response):
+        return re.findall(r'class="approvals-table__action" href="/approvals/([0-9a-f-]{36})/"', html(response))
+
+    pages = walk_pages(client, reverse("approval_list"), {"risk_level": "LOW"}, request_ids)
+    assert [len(rows) for rows, _ in pages] == [25, 2]
+    assert sorted(pages[0][0] + pages[1][0]) == sorted(str(request.pk) for request in low)  # each once
+    first, second = (response for _, response in pages)
+    assert "25 of 27 requests" in html(first) and "2 of 27 requests" in html(second)
+    assert page_link(first, "next").startswith("?risk_level=LOW&cursor=")
+    assert request_ids(client.get(reverse("approval_list") + page_link(second, "prev"))) == pages[0][0]
 
 
 def test_the_list_makes_the_same_number_of_queries_for_2_or_12_requests(

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 import spotopt.urls
 from accounts import teams
 from accounts.choices import Role
+from tests.api_contract import api_as, assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -29,26 +30,6 @@ def _fresh_throttle_counters():
     cache.clear()
 
 
-def assert_error(response, status_code, code=None):
-    """`response` is the API's error body: JSON with a message and a code (and nothing else but `errors`)."""
-    assert response.status_code == status_code, response.content[:300]
-    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
-    body = json.loads(response.content)
-    assert isinstance(body.get("detail"), str) and body["detail"], body
-    assert isinstance(body.get("code"), str) and body["code"], body
-    assert set(body) <= {"detail", "code", "errors"}, body
-    if code is not None:
-        assert body["code"] == code, body
-    return body
-
-
-def api_as(user=None) -> APIClient:
-    api = APIClient()
-    if user is not None:
-        api.force_authenticate(user)
-    return api
-
-
 # --- DRF's own errors --------------------------------------------------------------------------------------
 
 
@@ -60,8 +41,15 @@ def test_drf_404_has_a_code_and_names_no_model(client_user, other_client, make_a
         assert body["detail"] == "Not found."
 
 
-def test_an_unknown_page_of_a_list_is_a_json_404(client_user):
-    assert_error(api_as(client_user).get(ACCOUNTS, {"page": 99}), 404, "not_found")
+def test_a_cursor_the_list_did_not_give_out_is_a_json_404(client_user):
+    body = assert_error(api_as(client_user).get(ACCOUNTS, {"cursor": "bm90LWEtY3Vyc29y"}), 404, "not_found")
+    assert body["detail"] == "That cursor is not one this list gave out."
+
+
+@pytest.mark.parametrize("size", ["0", "501", "ten", "-3"])
+def test_a_page_size_out_of_range_is_a_json_400_naming_the_parameter(client_user, size):
+    body = assert_error(api_as(client_user).get(ACCOUNTS, {"page_size": size}), 400)
+    assert body["errors"] == {"page_size": ["A whole number from 1 to 500."]}
 
 
 def test_a_method_the_endpoint_does_not_take_is_a_json_405(client_user, make_account):

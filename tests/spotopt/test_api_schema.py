@@ -19,7 +19,7 @@ TOKEN_PATHS = {"/api/v1/auth/token/", "/api/v1/auth/token/refresh/", "/api/v1/au
 
 # What each operation answers, besides its success: read from the views and the services they call.
 EXPECTED_ERRORS = {
-    ("get", "/api/v1/accounts/"): {400, 401, 404},  # a filter value; a page past the end
+    ("get", "/api/v1/accounts/"): {400, 401, 404},  # a filter value or page_size; a cursor it did not give
     ("get", "/api/v1/accounts/{id}/"): {401, 404},
     ("patch", "/api/v1/accounts/{id}/"): {400, 401, 403, 404, 413, 415},
     ("delete", "/api/v1/accounts/{id}/"): {401, 403, 404},
@@ -33,10 +33,10 @@ EXPECTED_ERRORS = {
     ("post", "/api/v1/onboarding/{id}/discovery/"): {400, 401, 403, 404, 429},  # queued: AWS is not called
     ("get", "/api/v1/team/"): {401, 403, 404},  # operators have no team; a customer may have none
     ("patch", "/api/v1/team/"): {400, 401, 403, 404, 413, 415},
-    ("get", "/api/v1/team/members/"): {401, 403, 404},
+    ("get", "/api/v1/team/members/"): {400, 401, 403, 404},  # 400: page_size
     ("get", "/api/v1/team/members/{id}/"): {401, 403, 404},
     ("delete", "/api/v1/team/members/{id}/"): {400, 401, 403, 404},  # 400: not yourself
-    ("get", "/api/v1/team/invitations/"): {401, 403, 404},
+    ("get", "/api/v1/team/invitations/"): {400, 401, 403, 404},
     ("post", "/api/v1/team/invitations/"): {400, 401, 403, 409, 413, 415},  # 409: already a member
     ("get", "/api/v1/team/invitations/{id}/"): {401, 403, 404},
     ("delete", "/api/v1/team/invitations/{id}/"): {401, 403, 404, 409},  # 409: no longer pending

@@ -1,5 +1,6 @@
-"""Long unbroken text (a 500-character account name, a 5,000-character comment) wraps on every page instead
-of stretching it sideways: measured in a real browser, the page is never wider than the window."""
+"""Long unbroken text (a 255-character account name, the longest its column takes; a 5,000-character comment)
+wraps on every page instead of stretching it sideways: measured in a real browser, the page is never wider
+than the window."""
 
 from datetime import timedelta
 
@@ -12,7 +13,7 @@ from tests.browser import VIEWPORT, browser_page, sign_in  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
-LONG_NAME = "Payments" + "x" * 492
+LONG_NAME = "Payments" + "x" * 247
 LONG_COMMENT = "NoSpacesInThisComment" * 240
 
 
