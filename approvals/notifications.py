@@ -29,6 +29,38 @@ def approvers_for(request: ApprovalRequest) -> list[User]:
     return [user for user in candidates.order_by("username") if can_decide(user, request)]
 
 
+# How many requests a digest email lists one by one before pointing at the queue.
+DIGEST_LISTED = 20
+
+
+def notify_approvers_digest(requests: list[ApprovalRequest]) -> int:
+    """One email per approver for many requests spotopt filed at once (e.g. a rogue-enforcement pass): the
+    approvers are looked up once per account, not once per request."""
+    by_account: dict = {}
+    for request in requests:
+        by_account.setdefault(request.account_id, []).append(request)
+    messages = []
+    queue = f"{settings.SITE_URL.rstrip('/')}{reverse('approval_list')}?status=PENDING"
+    for batch in by_account.values():
+        first = batch[0]
+        listed = "\n".join(
+            f"- {describe(request.action_type, request.action_payload)}\n  {request_url(request)}"
+            for request in batch[:DIGEST_LISTED]
+        )
+        more = f"\n… and {len(batch) - DIGEST_LISTED} more." if len(batch) > DIGEST_LISTED else ""
+        where = f" on {first.aws_account_ref}" if first.aws_account_ref else ""
+        subject = (
+            f"[spotopt] Approval needed: {len(batch)} x {first.get_action_type_display()}{where} ({first.risk_level})"
+        )
+        body = (
+            f"{len(batch)} {first.get_risk_level_display().lower()}-risk actions need your approval "
+            f"(expiring {first.expires_at:%Y-%m-%d %H:%M} UTC):\n\n{listed}{more}\n\n"
+            f"The queue: {queue}\n"
+        )
+        messages += [(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email]) for user in approvers_for(first)]
+    return send_mass_mail(messages, fail_silently=False) if messages else 0
+
+
 def _subject(request: ApprovalRequest, what: str) -> str:
     where = f" on {request.aws_account_ref}" if request.aws_account_ref else ""
     return f"[spotopt] {what}: {request.get_action_type_display()}{where} ({request.risk_level})"

@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 EXECUTE_TASK = "approvals.tasks.execute_approval"
 NOTIFY_APPROVERS_TASK = "approvals.tasks.notify_approvers"
+NOTIFY_APPROVERS_DIGEST_TASK = "approvals.tasks.notify_approvers_digest"
 NOTIFY_DECISION_TASK = "approvals.tasks.notify_requester"
 
 
@@ -72,6 +73,36 @@ def approval_request_create(
     enqueue_on_commit(NOTIFY_APPROVERS_TASK, str(request.pk))
     logger.info("approval request %s filed: %s (%s)", request.pk, action_type, risk_level)
     return request
+
+
+def approval_requests_create(*, action_type: str, items: list[tuple[dict, Instance]], risk_level: str) -> list:
+    """File many requests spotopt itself makes (e.g. one per overdue rogue instance) in one insert, and
+    notify each approver once for all of them (one digest email, not one per request). `items` are
+    (payload, instance) pairs; each payload is validated like approval_request_create's."""
+    if risk_level not in RiskLevel.values:
+        raise DomainError(f"Unknown risk level '{risk_level}'.", code="invalid_risk_level")
+    now = timezone.now()
+    expires_at = default_expiry(risk_level, now=now)
+    requests = [
+        ApprovalRequest(
+            action_type=action_type,
+            action_payload=registry.validate_payload(action_type, payload),
+            risk_level=risk_level,
+            account=instance.account,
+            instance=instance,
+            # bulk_create skips save(), which keeps these audit references: set them here.
+            aws_account_ref=instance.account.account_id,
+            instance_ref=instance.instance_id,
+            expires_at=expires_at,
+        )
+        for payload, instance in items
+    ]
+    with transaction.atomic():
+        created = ApprovalRequest.objects.bulk_create(requests)
+        if created:
+            enqueue_on_commit(NOTIFY_APPROVERS_DIGEST_TASK, [str(request.pk) for request in created])
+    logger.info("%d approval requests filed: %s (%s)", len(created), action_type, risk_level)
+    return created
 
 
 def _locked(request_id) -> ApprovalRequest:

@@ -20,6 +20,13 @@ def notify_approvers(request_id: str) -> int:
     return notifications.notify_approvers(request) if request else 0
 
 
+def notify_approvers_digest(request_ids: list[str]) -> int:
+    requests = list(
+        ApprovalRequest.objects.select_related("account").filter(pk__in=request_ids).order_by("created_at", "pk")
+    )
+    return notifications.notify_approvers_digest(requests)
+
+
 def notify_requester(request_id: str) -> int:
     request = ApprovalRequest.objects.select_related("requester", "approver").filter(pk=request_id).first()
     return notifications.notify_requester(request) if request else 0

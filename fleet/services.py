@@ -2,9 +2,13 @@
 controls.
 
 Discovery scans every region of the account page by page (DescribeInstances); each page is upserted in
-bulk (one read, one insert, one update), so the number of queries grows with the number of pages, not
-instances. A region that fails is recorded and skipped: what was known there stays as it was. An instance
-no longer seen in a region that answered becomes inactive; its history stays.
+bulk (one read, one insert, one set-based update), so the number of queries grows with the number of pages,
+not instances, and no statement grows with the square of its rows. The ids a region lists are kept in a
+temporary table, not in memory, and what the region no longer lists becomes inactive in one anti-join
+UPDATE. A region that fails is recorded and skipped: what was known there stays as it was; history stays.
+
+Rogue enforcement is set-based too: one UPDATE per new authorization status, the authorizing rules as a
+database condition on the stored tags; overdue instances are filed for termination a batch at a time.
 """
 
 import logging
@@ -14,6 +18,7 @@ from datetime import timedelta
 from botocore.exceptions import ClientError
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from accounts.choices import AccountStatus
@@ -21,17 +26,18 @@ from accounts.models import Account
 from approvals.choices import ActionType, ApprovalStatus, ExecutionStatus, RiskLevel
 from approvals.models import ApprovalRequest
 from spotopt import aws
+from spotopt.db import bulk_update_values, temporary_id_set
 from spotopt.errors import DomainError, PermissionRefused
 
 from .choices import AuthStatus
-from .inventory import LIVE_STATES, instance_fields, is_authorized, tag_dict
-from .models import DISCOVERED_FIELDS, Instance
+from .inventory import LIVE_STATES, authorized_condition, instance_fields, is_authorized, tag_dict
+from .models import AUTH_STATUS_TRANSITIONS, DISCOVERED_FIELDS, Instance
 from .pricing import latest_spot_prices
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 1000
-UPSERT_FIELDS = [*DISCOVERED_FIELDS, "instance_metadata", "is_active"]
+UPSERT_FIELDS = [*DISCOVERED_FIELDS, "search_text", "instance_metadata", "is_active"]
 
 
 @dataclass
@@ -94,7 +100,7 @@ def _upsert_page(*, account: Account, region: str, raws: list[dict], result: Dis
             now = timezone.now()
             for row in to_update:
                 row.updated_at = now
-            Instance.objects.bulk_update(to_update, [*UPSERT_FIELDS, "updated_at"])
+            bulk_update_values(Instance, to_update, [*UPSERT_FIELDS, "updated_at"])
     result.created += len(to_create)
     result.updated += len(to_update)
     return set(fields_by_id)
@@ -117,17 +123,14 @@ def _with_spot_prices(ec2, raws: list[dict]) -> list[dict]:
 
 def _discover_region(*, account: Account, region: str, result: DiscoveryResult) -> int:
     ec2 = aws.client_for(account, "ec2", region)
-    seen: set[str] = set()
-    for page in ec2.get_paginator("describe_instances").paginate(PaginationConfig={"PageSize": PAGE_SIZE}):
-        raws = [instance for reservation in page["Reservations"] for instance in reservation["Instances"]]
-        seen |= _upsert_page(account=account, region=region, raws=_with_spot_prices(ec2, raws), result=result)
-    # The region answered completely: what it no longer lists is gone (terminated). History stays.
-    result.deactivated += (
-        Instance.objects.filter(account=account, region=region, is_active=True)
-        .exclude(instance_id__in=seen)
-        .update(is_active=False, updated_at=timezone.now())
-    )
-    return len(seen)
+    with temporary_id_set() as seen:
+        for page in ec2.get_paginator("describe_instances").paginate(PaginationConfig={"PageSize": PAGE_SIZE}):
+            raws = [instance for reservation in page["Reservations"] for instance in reservation["Instances"]]
+            seen.add(_upsert_page(account=account, region=region, raws=_with_spot_prices(ec2, raws), result=result))
+        # The region answered completely: what it no longer lists is gone (terminated). History stays.
+        gone = seen.unseen(Instance.objects.filter(account=account, region=region, is_active=True), "instance_id")
+        result.deactivated += gone.update(is_active=False, updated_at=timezone.now())
+        return seen.size
 
 
 def account_discover(*, account: Account) -> DiscoveryResult:
@@ -201,70 +204,38 @@ def _finish(account: Account, progress: dict, result: DiscoveryResult) -> None:
 # --- Rogue-instance enforcement ---------------------------------------------------------------------
 
 
+# How many overdue instances are filed for termination at a time (one bulk insert, one notification each).
+ROGUE_FILING_BATCH = 500
+
+
+def _sources_of(target: str) -> list[str]:
+    """The statuses the transition table lets move to `target` (a set-based UPDATE moves only those)."""
+    return [status for status in AuthStatus.values if AUTH_STATUS_TRANSITIONS.can_move(status, target)]
+
+
 def rogue_enforce(*, account: Account, now=None) -> tuple[int, int, int]:
     """Flag active instances without an authorizing tag, re-authorize those that gained one, and file a
     TERMINATE_ROGUE approval request for each instance still unauthorized after the grace period (never
-    an automatic termination). Returns (flagged, reauthorized, requests filed)."""
-    from approvals.services import approval_request_create
+    an automatic termination). Returns (flagged, reauthorized, requests filed).
 
+    Set-based: one UPDATE per new status (from the statuses its transition table allows), the authorizing
+    rules as a condition on the stored tags; the overdue instances are read and filed a batch at a time. No
+    step holds the account's instances in memory."""
     now = now or timezone.now()
-    grace = timedelta(hours=settings.ROGUE_GRACE_HOURS)
-    instances = list(
-        Instance.objects.filter(account=account, is_active=True).exclude(auth_status=AuthStatus.TERMINATED)
+    active = Instance.objects.filter(account=account, is_active=True)
+    authorized = authorized_condition()
+    reauthorized = active.filter(authorized, auth_status=AuthStatus.FLAGGED).update(
+        auth_status=AuthStatus.AUTHORIZED, flagged_at=None, updated_at=now
     )
-    changed, flagged, reauthorized = [], 0, 0
-    for instance in instances:
-        authorized = is_authorized(instance.instance_metadata.get("tags", {}))
-        if authorized and instance.auth_status != AuthStatus.AUTHORIZED:
-            reauthorized += instance.auth_status == AuthStatus.FLAGGED
-            instance.move_auth_status(AuthStatus.AUTHORIZED)
-            instance.flagged_at = None
-            changed.append(instance)
-        elif not authorized and instance.auth_status != AuthStatus.FLAGGED:
-            instance.move_auth_status(AuthStatus.FLAGGED)
-            instance.flagged_at = now
-            flagged += 1
-            changed.append(instance)
-    if changed:
-        for instance in changed:
-            instance.updated_at = now
-        Instance.objects.bulk_update(changed, ["auth_status", "flagged_at", "updated_at"])
-
-    overdue = [
-        i for i in instances if i.auth_status == AuthStatus.FLAGGED and i.flagged_at and now - i.flagged_at >= grace
-    ]
-    # One request per flagging: a pending one, an approved one (unless its execution failed) or a rejected
-    # one made since the instance was flagged all count. An expired request, or a new flagging (a new
-    # flagged_at), lets a new one be filed.
-    flagged_since = {i.pk: i.flagged_at for i in overdue}
-    already_requested = set()
-    for request in ApprovalRequest.objects.filter(
-        action_type=ActionType.TERMINATE_ROGUE,
-        instance__in=overdue,
-        status__in=[ApprovalStatus.PENDING, ApprovalStatus.APPROVED, ApprovalStatus.REJECTED],
-    ).only("instance_id", "status", "execution_status", "created_at"):
-        if request.status == ApprovalStatus.PENDING or (
-            request.created_at >= flagged_since[request.instance_id]
-            and not (request.status == ApprovalStatus.APPROVED and request.execution_status == ExecutionStatus.FAILED)
-        ):
-            already_requested.add(request.instance_id)
-    filed = 0
-    for instance in overdue:
-        if instance.pk in already_requested:
-            continue
-        hours = int((now - instance.flagged_at).total_seconds() // 3600)
-        approval_request_create(
-            action_type=ActionType.TERMINATE_ROGUE,
-            payload={
-                "instance_id": instance.instance_id,
-                "region": instance.region,
-                "flagged_at": instance.flagged_at.isoformat(),
-                "reason": f"No authorizing tag ({', '.join(settings.FLEET_AUTHORIZING_TAGS)}) for {hours} hours.",
-            },
-            risk_level=RiskLevel.HIGH,
-            instance=instance,
-        )
-        filed += 1
+    active.filter(authorized, auth_status__in=_sources_of(AuthStatus.AUTHORIZED)).update(
+        auth_status=AuthStatus.AUTHORIZED, flagged_at=None, updated_at=now
+    )
+    flagged = (
+        active.exclude(authorized)
+        .filter(auth_status__in=_sources_of(AuthStatus.FLAGGED))
+        .update(auth_status=AuthStatus.FLAGGED, flagged_at=now, updated_at=now)
+    )
+    filed = _file_overdue_rogue_requests(active=active, now=now)
     if flagged or reauthorized or filed:
         logger.info(
             "rogue enforcement on %s: %d flagged, %d re-authorized, %d requests",
@@ -274,6 +245,51 @@ def rogue_enforce(*, account: Account, now=None) -> tuple[int, int, int]:
             filed,
         )
     return flagged, reauthorized, filed
+
+
+def _file_overdue_rogue_requests(*, active, now) -> int:
+    """A termination request for every instance flagged longer than the grace period that has none yet.
+
+    One request per flagging: a pending one, an approved one (unless its execution failed) or a rejected one
+    made since the instance was flagged all count. An expired request, or a new flagging (a new
+    flagged_at), lets a new one be filed."""
+    from approvals.services import approval_requests_create
+
+    already_requested = ApprovalRequest.objects.filter(
+        action_type=ActionType.TERMINATE_ROGUE, instance=OuterRef("pk")
+    ).filter(
+        Q(status=ApprovalStatus.PENDING)
+        | Q(status__in=[ApprovalStatus.APPROVED, ApprovalStatus.REJECTED], created_at__gte=OuterRef("flagged_at"))
+        & ~Q(status=ApprovalStatus.APPROVED, execution_status=ExecutionStatus.FAILED)
+    )
+    overdue = (
+        active.filter(auth_status=AuthStatus.FLAGGED, flagged_at__lte=now - timedelta(hours=settings.ROGUE_GRACE_HOURS))
+        .exclude(Exists(already_requested))
+        .select_related("account")
+        .only("pk", "instance_id", "region", "flagged_at", "account")
+        .order_by("pk")
+    )
+    reason = f"No authorizing tag ({', '.join(settings.FLEET_AUTHORIZING_TAGS)}) for {{hours}} hours."
+    filed, batch = 0, []
+    for instance in overdue.iterator(chunk_size=ROGUE_FILING_BATCH):
+        hours = int((now - instance.flagged_at).total_seconds() // 3600)
+        payload = {
+            "instance_id": instance.instance_id,
+            "region": instance.region,
+            "flagged_at": instance.flagged_at.isoformat(),
+            "reason": reason.format(hours=hours),
+        }
+        batch.append((payload, instance))
+        if len(batch) == ROGUE_FILING_BATCH:
+            filed += len(
+                approval_requests_create(action_type=ActionType.TERMINATE_ROGUE, items=batch, risk_level=RiskLevel.HIGH)
+            )
+            batch = []
+    if batch:
+        filed += len(
+            approval_requests_create(action_type=ActionType.TERMINATE_ROGUE, items=batch, risk_level=RiskLevel.HIGH)
+        )
+    return filed
 
 
 def _live_instance(ec2, instance_id: str) -> dict | None:

@@ -1,6 +1,8 @@
-"""Small helpers for models: database-enforced enum and money rules, timestamps, read-only models."""
+"""Small helpers for models and the jobs that write them: database-enforced enum and money rules, timestamps,
+read-only models, set-based writes (bulk_update_values) and id sets kept in the database (temporary_id_set)."""
 
 import uuid
+from contextlib import contextmanager
 
 from django.db import models
 
@@ -69,3 +71,93 @@ class AuditRefsModel(TimestampedModel):
         if self.instance_id:
             self.instance_ref = self.instance.instance_id
         super().save(*args, **kwargs)
+
+
+# How many rows one set-based UPDATE carries: the statement stays small enough to plan and run in
+# milliseconds whatever the total, so the cost of a write grows with the rows, never with their square.
+UPDATE_BATCH = 1000
+# SQLite's fallback (Django's bulk_update, one CASE branch per row): smaller batches keep each statement cheap.
+SQLITE_UPDATE_BATCH = 200
+
+
+def bulk_update_values(model: type[models.Model], rows: list, fields: list[str]) -> int:
+    """Write `fields` of `rows` (model instances with their primary keys) in set-based statements.
+
+    PostgreSQL: `UPDATE t SET f = v.f … FROM (VALUES (pk, f…), …) AS v WHERE t.pk = v.pk`, a batch of
+    UPDATE_BATCH rows a statement. Django's own bulk_update writes one `CASE WHEN pk = … THEN …` branch per
+    row into every column of a single statement, whose cost grows with the square of the rows (and which
+    PostgreSQL's JIT makes worse). Elsewhere: bulk_update in small batches. Returns the rows written."""
+    from django.db import connections, router
+
+    if not rows:
+        return 0
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql":
+        return model.objects.bulk_update(rows, fields, batch_size=SQLITE_UPDATE_BATCH) or 0
+    meta = model._meta
+    quote = connection.ops.quote_name
+    pk = meta.pk
+    columns = [pk, *(meta.get_field(name) for name in fields)]
+    casts = [column.db_type(connection) for column in columns]
+    placeholder = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
+    assignments = ", ".join(f"{quote(column.column)} = v.{quote(column.column)}" for column in columns[1:])
+    names = ", ".join(quote(column.column) for column in columns)
+    written = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), UPDATE_BATCH):
+            batch = rows[start : start + UPDATE_BATCH]
+            params = [
+                column.get_db_prep_save(getattr(row, column.attname), connection) for row in batch for column in columns
+            ]
+            # Quoted names and placeholders only; the values travel as parameters.
+            sql = (
+                f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "  # noqa: S608
+                f"FROM (VALUES {', '.join([placeholder] * len(batch))}) AS v ({names}) "
+                f"WHERE t.{quote(pk.column)} = v.{quote(pk.column)}"
+            )
+            cursor.execute(sql, params)
+            written += cursor.rowcount
+    return written
+
+
+class IdSet:
+    """Ids a job has seen, kept in a temporary table of the job's database connection (temporary_id_set)."""
+
+    def __init__(self, connection, table: str):
+        self.connection = connection
+        self.table = table
+        self.size = 0
+
+    def add(self, ids) -> None:
+        ids = list(ids)
+        if not ids:
+            return
+        ignore = "INSERT OR IGNORE INTO" if self.connection.vendor == "sqlite" else "INSERT INTO"
+        conflict = "" if self.connection.vendor == "sqlite" else " ON CONFLICT DO NOTHING"
+        with self.connection.cursor() as cursor:
+            cursor.executemany(f"{ignore} {self.table} (id) VALUES (%s){conflict}", [(value,) for value in ids])
+        self.size += len(ids)
+
+    def unseen(self, queryset, field: str):
+        """The rows of `queryset` whose `field` is not in the set (an anti-join, not a NOT IN of every id)."""
+        meta, quote = queryset.model._meta, self.connection.ops.quote_name
+        column = f"{quote(meta.db_table)}.{quote(meta.get_field(field).column)}"
+        # Names only (this module's table, the model's column), no input: nothing to inject.
+        anti_join = f"NOT EXISTS (SELECT 1 FROM {self.table} seen WHERE seen.id = {column})"  # noqa: S608
+        return queryset.extra(where=[anti_join])  # noqa: S610
+
+
+@contextmanager
+def temporary_id_set(*, max_length: int = 64):
+    """A set of string ids that lives in the database for the length of a job, so the job remembers what it
+    saw over many pages without holding it in memory, then acts on everything else in one statement."""
+    from django.db import connection
+
+    table = f"spotopt_ids_{uuid.uuid4().hex[:12]}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE {table} (id varchar({max_length}) PRIMARY KEY)")
+    try:
+        yield IdSet(connection, table)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
