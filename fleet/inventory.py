@@ -14,6 +14,8 @@ CLUSTER_AUTOSCALER_TAG_PREFIX = "k8s.io/cluster-autoscaler/"
 CLUSTER_NAME_TAGS = ("eks:cluster-name", "aws:eks:cluster-name", "alpha.eksctl.io/cluster-name", "karpenter.sh/cluster")
 NODE_GROUP_TAGS = ("eks:nodegroup-name", "alpha.eksctl.io/nodegroup-name")
 NODEPOOL_TAGS = ("karpenter.sh/nodepool", "karpenter.sh/provisioner-name")
+# What cluster_membership may hold, in the order the search text lists it.
+MEMBERSHIP_KEYS = ("cluster_name", "node_group", "nodepool", "asg_name")
 # EC2 states of instances that exist (terminated ones are gone: the row becomes inactive).
 LIVE_STATES = frozenset({"pending", "running", "stopping", "stopped", "shutting-down"})
 
@@ -62,6 +64,31 @@ def is_authorized(tags: dict) -> bool:
     return authorizing_rule(tags) is not None
 
 
+def authorized_condition(tags_path: str = "instance_metadata__tags"):
+    """The same rules as `is_authorized`, as a database condition on the stored tags (so enforcement runs
+    as set-based UPDATEs): a "Key" rule needs the key, a "Key=Value" rule the key with that value."""
+    from django.db.models import Q
+
+    condition = Q(pk__in=[])
+    for rule in settings.FLEET_AUTHORIZING_TAGS:
+        key, _, value = rule.partition("=")
+        # has_key first: comparing a missing key gives NULL, which would make the negation (the rogue ones)
+        # miss instances that lack the tag altogether.
+        rule_condition = Q(**{f"{tags_path}__has_key": key})
+        if value:
+            rule_condition &= Q(**{f"{tags_path}__{key}": value})
+        condition |= rule_condition
+    return condition
+
+
+def search_text(instance_id: str, instance_type: str, metadata: dict, membership: dict) -> str:
+    """What the fleet's search box matches, lower case: id, type, Name tag, cluster, node group, nodepool, ASG."""
+    metadata = metadata or {}
+    name = metadata.get("name") or (metadata.get("tags") or {}).get("Name", "")
+    parts = [instance_id, instance_type, name, *((membership or {}).get(key, "") for key in MEMBERSHIP_KEYS)]
+    return " ".join(part for part in parts if part).lower()
+
+
 def _iso(value) -> str:
     return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else str(value or "")
 
@@ -75,6 +102,20 @@ def instance_fields(raw: dict, region: str) -> dict:
     price, price_source = instance_hourly(
         lifecycle=lifecycle, instance_type=raw["InstanceType"], region=region, spot_price=raw.get("_spot_price", "")
     )
+    metadata = {
+        "state": raw.get("State", {}).get("Name", ""),
+        "launch_time": _iso(raw.get("LaunchTime")),
+        "tags": tags,
+        "name": tags.get("Name", ""),
+        "subnet_id": raw.get("SubnetId", ""),
+        "vpc_id": raw.get("VpcId", ""),
+        "private_ip": raw.get("PrivateIpAddress", ""),
+        "image_id": raw.get("ImageId", ""),
+        "architecture": raw.get("Architecture", ""),
+        "platform": raw.get("PlatformDetails", raw.get("Platform", "")),
+        # Latest DescribeSpotPriceHistory price of the instance's pool (spot instances only).
+        "spot_price": raw.get("_spot_price", ""),
+    }
     return {
         "instance_type": raw["InstanceType"],
         "availability_zone": raw.get("Placement", {}).get("AvailabilityZone", ""),
@@ -84,18 +125,6 @@ def instance_fields(raw: dict, region: str) -> dict:
         "price_source": price_source,
         "orchestrator_type": orchestrator,
         "cluster_membership": membership,
-        "instance_metadata": {
-            "state": raw.get("State", {}).get("Name", ""),
-            "launch_time": _iso(raw.get("LaunchTime")),
-            "tags": tags,
-            "name": tags.get("Name", ""),
-            "subnet_id": raw.get("SubnetId", ""),
-            "vpc_id": raw.get("VpcId", ""),
-            "private_ip": raw.get("PrivateIpAddress", ""),
-            "image_id": raw.get("ImageId", ""),
-            "architecture": raw.get("Architecture", ""),
-            "platform": raw.get("PlatformDetails", raw.get("Platform", "")),
-            # Latest DescribeSpotPriceHistory price of the instance's pool (spot instances only).
-            "spot_price": raw.get("_spot_price", ""),
-        },
+        "search_text": search_text(raw["InstanceId"], raw["InstanceType"], metadata, membership),
+        "instance_metadata": metadata,
     }

@@ -33,6 +33,18 @@ DISCOVERED_FIELDS = (
     "orchestrator_type",
     "cluster_membership",
 )
+# The orderings the fleet's lists offer besides the price (each has an index of active instances).
+INDEXED_ORDERINGS = (
+    "account",  # by account name: the few accounts in name order, each an ordered range of this index
+    "instance_type",
+    "availability_zone",
+    "lifecycle",
+    "orchestrator_type",
+    "auth_status",
+    "last_evaluation",
+    "created_at",
+)
+ACTIVE = models.Q(is_active=True)
 
 
 class InstanceQuerySet(TenantQuerySet):
@@ -70,6 +82,9 @@ class Instance(TimestampedModel):
     # not known, which pages show as unknown, never as zero.
     hourly_price = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
     price_source = models.CharField(max_length=16, choices=PriceSource.choices, default=PriceSource.UNKNOWN)
+    # What the search box matches, lower case: id, type, Name tag, cluster, node group, nodepool, ASG (written
+    # by discovery; a trigram index on PostgreSQL makes "contains" fast, migration 0006).
+    search_text = models.TextField(blank=True, default="")
 
     objects = InstanceQuerySet.as_manager()
 
@@ -78,6 +93,21 @@ class Instance(TimestampedModel):
         indexes = [
             models.Index(fields=["account", "is_active"]),
             models.Index(fields=["region", "availability_zone", "instance_type"]),
+            # The fleet summary (an index-only GROUP BY per account) and the filters on these columns.
+            models.Index(
+                fields=["account", "lifecycle", "orchestrator_type", "region", "auth_status"],
+                include=["hourly_price"],
+                condition=ACTIVE,
+                name="instance_summary",
+            ),
+            # Sorting active instances by price, unknown prices last (PostgreSQL puts NULLs last ascending; the
+            # descending order, NULLs last too, has an index of its own on PostgreSQL, migration 0005, since
+            # SQLite cannot index NULLS LAST).
+            models.Index(fields=["hourly_price", "instance_id"], condition=ACTIVE, name="instance_by_price"),
+            *(
+                models.Index(fields=[field, "instance_id"], condition=ACTIVE, name=f"instance_by_{field}"[:30])
+                for field in INDEXED_ORDERINGS
+            ),
         ]
         constraints = [
             choices_check("lifecycle", Lifecycle, name="instance_lifecycle_valid"),

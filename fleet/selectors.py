@@ -15,8 +15,26 @@ from .models import Instance
 HOURS_A_MONTH = 730
 
 
+# What the lists show of an instance's account and owner (not their secrets nor the account's discovery log).
+ACCOUNT_COLUMNS = ("id", "account_name", "account_id", "environment_type", "user_id", "team_id", "status")
+OWNER_COLUMNS = ("id", "username", "full_name", "email")
+
+
 def instances_for(user):
-    return Instance.objects.for_user(user).select_related("account", "account__user", "replica_of")
+    """The user's instances, by instance id (the order the unique index already has: pages cost no sort),
+    with the account and owner columns the pages and the API show."""
+    return (
+        Instance.objects.for_user(user)
+        .select_related("account", "account__user", "replica_of")
+        .only(
+            *(field.name for field in Instance._meta.concrete_fields if field.name != "replica_of"),
+            "replica_of",
+            "replica_of__instance_id",
+            *(f"account__{column}" for column in ACCOUNT_COLUMNS),
+            *(f"account__user__{column}" for column in OWNER_COLUMNS),
+        )
+        .order_by("instance_id")
+    )
 
 
 @dataclass

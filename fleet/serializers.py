@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from accounts.choices import EnvironmentType
+from spotopt.serializers import FastRepresentation
 
 from .choices import PipelineMode
 from .models import DISCOVERED_FIELDS, Instance
@@ -11,7 +12,7 @@ from .models import DISCOVERED_FIELDS, Instance
 LAB_FIELDS = ("pipeline_mode", "is_shadow_mode", "assigned_model_version")
 
 
-class InstanceAccountSerializer(serializers.Serializer):
+class InstanceAccountSerializer(FastRepresentation, serializers.Serializer):
     """The account an instance belongs to, as far as the instance needs to say."""
 
     id = serializers.UUIDField(read_only=True)
@@ -21,7 +22,7 @@ class InstanceAccountSerializer(serializers.Serializer):
     environment_type = serializers.ChoiceField(choices=EnvironmentType.choices, read_only=True)
 
 
-class InstanceSerializer(serializers.ModelSerializer):
+class InstanceSerializer(FastRepresentation, serializers.ModelSerializer):
     """An EC2 instance as last discovered, with its Lab controls and its current hourly price."""
 
     name = serializers.CharField(read_only=True, help_text='The instance\'s Name tag ("" when it has none).')

@@ -157,6 +157,7 @@ def make_account(db):
 
 @pytest.fixture
 def make_instance(db):
+    from fleet.inventory import search_text
     from fleet.models import Instance
     from fleet.pricing import instance_hourly
 
@@ -176,6 +177,15 @@ def make_instance(db):
                 region=fields["region"],
                 spot_price=(fields.get("instance_metadata") or {}).get("spot_price", ""),
             )
+        fields.setdefault(  # searchable as discovery makes it
+            "search_text",
+            search_text(
+                fields["instance_id"],
+                fields["instance_type"],
+                fields.get("instance_metadata"),
+                fields.get("cluster_membership"),
+            ),
+        )
         return Instance.objects.create(account=account, **fields)
 
     return make

@@ -171,6 +171,7 @@ def test_instance_fields_of_an_on_demand_instance():
         "price_source": PriceSource.ON_DEMAND_LIST,
         "orchestrator_type": K8S,
         "cluster_membership": {"cluster_name": "prod"},
+        "search_text": "i-0123456789abcdef0 m5.large api-1 prod",
         "instance_metadata": {
             "state": "running",
             "launch_time": "2026-03-01T12:00:00+00:00",  # normalised to UTC
