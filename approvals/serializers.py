@@ -3,6 +3,8 @@
 from django.utils import timezone
 from rest_framework import serializers
 
+from spotopt.serializers import FastRepresentation
+
 from .choices import ApprovalStatus, ExecutionStatus
 from .models import ApprovalRequest
 from .policy import can_decide, can_retry_execution
@@ -11,7 +13,7 @@ from .registry import describe
 COMMENT_MAX_LENGTH = 4000
 
 
-class ApprovalAccountSerializer(serializers.Serializer):
+class ApprovalAccountSerializer(FastRepresentation, serializers.Serializer):
     """The account a request concerns, as far as the request needs to say."""
 
     id = serializers.UUIDField(read_only=True)
@@ -20,12 +22,12 @@ class ApprovalAccountSerializer(serializers.Serializer):
     aws_account_id = serializers.CharField(read_only=True, allow_null=True)
 
 
-class ApprovalInstanceSerializer(serializers.Serializer):
+class ApprovalInstanceSerializer(FastRepresentation, serializers.Serializer):
     id = serializers.UUIDField(read_only=True)
     instance_id = serializers.CharField(read_only=True)
 
 
-class ApprovalRequestSerializer(serializers.ModelSerializer):
+class ApprovalRequestSerializer(FastRepresentation, serializers.ModelSerializer):
     """An approval request, what it would do in plain words, its decision and its execution, plus what
     the person asking may do with it (`can_decide`, `can_retry`)."""
 
