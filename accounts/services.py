@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from spotopt import aws, crypto
+from spotopt.db import pk_batches
 from spotopt.errors import Conflict, DomainError, PermissionRefused
 from spotopt.q import enqueue_on_commit
 
@@ -405,7 +406,7 @@ def credentials_rotate_key() -> dict:
     accounts = Account.objects.exclude(access_key_id_encrypted="").only(
         "pk", "account_id", "account_name", "access_key_id_encrypted", "secret_access_key_encrypted"
     )
-    for account in accounts.iterator():
+    for account in (account for batch in pk_batches(accounts, 500) for account in batch):
         try:
             stored = (account.access_key_id_encrypted, account.secret_access_key_encrypted)
             if all(crypto.key_id_of(value) == ring.current_kid for value in stored):

@@ -26,7 +26,7 @@ from accounts.models import Account
 from approvals.choices import ActionType, ApprovalStatus, ExecutionStatus, RiskLevel
 from approvals.models import ApprovalRequest
 from spotopt import aws
-from spotopt.db import bulk_update_values, temporary_id_set
+from spotopt.db import bulk_update_values, pk_batches, temporary_id_set
 from spotopt.errors import DomainError, PermissionRefused
 
 from .choices import AuthStatus
@@ -267,28 +267,26 @@ def _file_overdue_rogue_requests(*, active, now) -> int:
         .exclude(Exists(already_requested))
         .select_related("account")
         .only("pk", "instance_id", "region", "flagged_at", "account")
-        .order_by("pk")
     )
     reason = f"No authorizing tag ({', '.join(settings.FLEET_AUTHORIZING_TAGS)}) for {{hours}} hours."
-    filed, batch = 0, []
-    for instance in overdue.iterator(chunk_size=ROGUE_FILING_BATCH):
-        hours = int((now - instance.flagged_at).total_seconds() // 3600)
-        payload = {
-            "instance_id": instance.instance_id,
-            "region": instance.region,
-            "flagged_at": instance.flagged_at.isoformat(),
-            "reason": reason.format(hours=hours),
-        }
-        batch.append((payload, instance))
-        if len(batch) == ROGUE_FILING_BATCH:
-            filed += len(
-                approval_requests_create(action_type=ActionType.TERMINATE_ROGUE, items=batch, risk_level=RiskLevel.HIGH)
+    filed = 0
+    for batch in pk_batches(overdue, ROGUE_FILING_BATCH):
+        items = [
+            (
+                {
+                    "instance_id": instance.instance_id,
+                    "region": instance.region,
+                    "flagged_at": instance.flagged_at.isoformat(),
+                    "reason": reason.format(hours=int((now - instance.flagged_at).total_seconds() // 3600)),
+                },
+                instance,
             )
-            batch = []
-    if batch:
-        filed += len(
-            approval_requests_create(action_type=ActionType.TERMINATE_ROGUE, items=batch, risk_level=RiskLevel.HIGH)
+            for instance in batch
+        ]
+        created = approval_requests_create(
+            action_type=ActionType.TERMINATE_ROGUE, items=items, risk_level=RiskLevel.HIGH
         )
+        filed += len(created)
     return filed
 
 

@@ -161,3 +161,19 @@ def temporary_id_set(*, max_length: int = 64):
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def pk_batches(queryset, size: int):
+    """The queryset's rows in primary-key order, `size` at a time: one query a batch, each starting after the
+    last key of the one before, so nothing stays open between batches. (A server-side cursor, what
+    `.iterator()` uses on PostgreSQL, dies when anything closes the connection meanwhile, as django-q's ORM
+    broker does when a batch queues a task; and it would hold the job's snapshot for the whole run.)"""
+    last = None
+    ordered = queryset.order_by("pk")
+    while True:
+        batch = list((ordered if last is None else ordered.filter(pk__gt=last))[:size])
+        if batch:
+            yield batch
+        if len(batch) < size:
+            return
+        last = batch[-1].pk

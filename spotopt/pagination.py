@@ -25,7 +25,8 @@ from uuid import UUID
 from django.core.exceptions import FieldError, ValidationError
 from django.db.models import F, OrderBy, Q
 from rest_framework import pagination
-from rest_framework.exceptions import NotFound, ValidationError as RequestInvalid
+from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import ValidationError as RequestInvalid
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 

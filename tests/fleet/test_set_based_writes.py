@@ -100,6 +100,27 @@ def test_overdue_rogue_instances_are_filed_a_batch_at_a_time_with_one_email_each
     assert rogue_enforce(account=account, now=later + timedelta(hours=1)) == (0, 0, 0)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_filing_holds_nothing_open_across_batches(client_user, make_account, make_instance, monkeypatch, clock):
+    """Each batch is its own query: a connection closed between batches (django-q's ORM broker closes it
+    when a batch queues its digest outside a transaction) loses nothing. A server-side cursor would die."""
+    from approvals import services as approval_services
+
+    monkeypatch.setattr(fleet_services, "ROGUE_FILING_BATCH", 2)
+    real_create = approval_services.approval_requests_create
+
+    def create_then_close(**kwargs):
+        created = real_create(**kwargs)
+        connection.close()
+        return created
+
+    monkeypatch.setattr(approval_services, "approval_requests_create", create_then_close)
+    account = _estate(make_account, make_instance, client_user, 15)  # 5 rogue
+    rogue_enforce(account=account, now=clock.now)
+    assert rogue_enforce(account=account, now=clock.now + timedelta(hours=30)) == (0, 0, 5)
+    assert ApprovalRequest.objects.filter(action_type=ActionType.TERMINATE_ROGUE).count() == 5
+
+
 @pytest.mark.parametrize("batch", [1, 3, 1000])
 def test_bulk_update_values_writes_exactly_the_given_fields_of_the_given_rows(
     client_user, make_account, make_instance, monkeypatch, batch
