@@ -1,7 +1,7 @@
 import django_filters
 from django.db.models import Q
 
-from spotopt.filters import AnySelect, FilterSet, SearchInput
+from spotopt.filters import AnySelect, FilterSet, SearchInput, Select
 
 from .choices import AccountStatus, ConnectionMethod, EnvironmentType
 from .models import Account
@@ -21,6 +21,7 @@ class AccountChoiceFilter(django_filters.ModelChoiceFilter):
     def __init__(self, **kwargs):
         kwargs.setdefault("queryset", self._accounts_of)
         kwargs.setdefault("empty_label", "Any account")
+        kwargs.setdefault("widget", Select)
         super().__init__(**kwargs)
 
     @staticmethod
@@ -39,10 +40,10 @@ class AccountFilterSet(FilterSet):
         choices=AccountStatus.choices, widget=AnySelect(any_label="Any status")
     )
     environment_type = django_filters.ChoiceFilter(
-        choices=EnvironmentType.choices, label="Environment", empty_label="Any environment"
+        choices=EnvironmentType.choices, label="Environment", empty_label="Any environment", widget=Select
     )
     connection_method = django_filters.ChoiceFilter(
-        choices=ConnectionMethod.choices, label="Connection", empty_label="Any method"
+        choices=ConnectionMethod.choices, label="Connection", empty_label="Any method", widget=Select
     )
 
     class Meta(FilterSet.Meta):

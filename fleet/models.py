@@ -35,7 +35,8 @@ DISCOVERED_FIELDS = (
 )
 # The orderings the fleet's lists offer besides the price (each has an index of active instances).
 INDEXED_ORDERINGS = (
-    "account",  # by account name: the few accounts in name order, each an ordered range of this index
+    "account",  # one account's instances in order: the account filter, and a tenant of one account
+    "region",
     "instance_type",
     "availability_zone",
     "lifecycle",
@@ -101,8 +102,9 @@ class Instance(TimestampedModel):
                 name="instance_summary",
             ),
             # Sorting active instances by price, unknown prices last (PostgreSQL puts NULLs last ascending; the
-            # descending order, NULLs last too, has an index of its own on PostgreSQL, migration 0005, since
-            # SQLite cannot index NULLS LAST).
+            # descending orders of the nullable columns, NULLs last too, have indexes of their own on
+            # PostgreSQL, migrations 0005 and 0006, since SQLite cannot index NULLS LAST). Descending orders of
+            # the other columns read these indexes backwards (the tiebreak descends with them).
             models.Index(fields=["hourly_price", "instance_id"], condition=ACTIVE, name="instance_by_price"),
             *(
                 models.Index(fields=[field, "instance_id"], condition=ACTIVE, name=f"instance_by_{field}"[:30])

@@ -3,9 +3,12 @@ and the widgets it is drawn with. The same FilterSet serves the page and the API
 or in neither; the widgets only decide how a page shows it.
 """
 
+import functools
+
 import django_filters
 from django import forms
 from django.db import models
+from django.utils.html import format_html, format_html_join
 from django_filters.rest_framework import DjangoFilterBackend
 
 
@@ -34,11 +37,65 @@ class FilterBackend(DjangoFilterBackend):
         return super().filter_queryset(request, queryset, view)
 
 
+# --- Widgets drawn in Python ------------------------------------------------------------------------------
+# Django draws a widget through templates: a select of 20 options is 40 template includes. A filter bar of a
+# dozen widgets cost more than the page's whole table; these draw the same HTML directly.
+
+
+def _attrs_html(attrs: dict) -> str:
+    """What django/forms/widgets/attrs.html renders: ` name="value"`, a bare ` name` for True, nothing for False."""
+    return format_html_join(
+        "",
+        "{}",
+        (
+            (format_html(" {}", k) if v is True else format_html(' {}="{}"', k, v),)
+            for k, v in attrs.items()
+            if v is not False
+        ),
+    )
+
+
+def _input_html(widget: dict) -> str:
+    value = "" if widget["value"] is None else format_html(' value="{}"', widget["value"])
+    return format_html(
+        '<input type="{}" name="{}"{}{}>', widget["type"], widget["name"], value, _attrs_html(widget["attrs"])
+    )
+
+
+def _options_html(options) -> str:
+    return format_html_join(
+        "", '<option value="{}"{}>{}</option>', ((o["value"], _attrs_html(o["attrs"]), o["label"]) for o in options)
+    )
+
+
+class Select(forms.Select):
+    """forms.Select, drawn in Python (the same markup as Django's template)."""
+
+    def _render(self, template_name, context, renderer=None):
+        widget = context["widget"]
+        groups = format_html_join(
+            "",
+            "{}",
+            (
+                (
+                    format_html('<optgroup label="{}">{}</optgroup>', name, _options_html(options))
+                    if name
+                    else _options_html(options),
+                )
+                for name, options, _ in widget["optgroups"]
+            ),
+        )
+        return format_html('<select name="{}"{}>{}</select>', widget["name"], _attrs_html(widget["attrs"]), groups)
+
+
 class SearchInput(forms.TextInput):
     input_type = "search"
 
+    def _render(self, template_name, context, renderer=None):
+        return _input_html(context["widget"])
 
-class AnySelect(forms.Select):
+
+class AnySelect(Select):
     """One dropdown for a multiple-choice filter: an "Any …" option first, and it still takes the value
     repeated in a link (?status=a&status=b), which shows as the first of them selected."""
 
@@ -60,7 +117,7 @@ class AnySelect(forms.Select):
         return [(None, [empty], 0), *groups]
 
 
-class LabelledBooleanWidget(forms.Select):
+class LabelledBooleanWidget(Select):
     """A yes/no filter whose options say what they mean ("In shadow mode" rather than "Yes"). It reads
     true/false (any case of True/False as Python writes them), and anything else as "no filter"."""
 
@@ -79,8 +136,6 @@ class LabelledBooleanWidget(forms.Select):
 class Datalist(forms.TextInput):
     """A text filter that suggests values (an HTML datalist), e.g. the instance types of the price catalog."""
 
-    template_name = "spotopt/widgets/datalist.html"
-
     def __init__(self, *, suggestions=(), attrs=None):
         super().__init__(attrs)
         self.suggestions = suggestions
@@ -88,13 +143,31 @@ class Datalist(forms.TextInput):
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
         context["widget"]["attrs"]["list"] = f"{context['widget']['attrs'].get('id', name)}-suggestions"
-        context["widget"]["suggestions"] = self.suggestions() if callable(self.suggestions) else self.suggestions
+        suggestions = self.suggestions() if callable(self.suggestions) else self.suggestions
+        context["widget"]["suggestions"] = tuple(suggestions)
         return context
+
+    def _render(self, template_name, context, renderer=None):
+        widget = context["widget"]
+        return format_html(
+            '{}<datalist id="{}">{}</datalist>',
+            _input_html(widget),
+            widget["attrs"]["list"],
+            _suggestion_options(widget["suggestions"]),
+        )
+
+
+@functools.lru_cache(maxsize=16)
+def _suggestion_options(suggestions: tuple) -> str:
+    # Hundreds of instance types, the same on every page: drawn once.
+    return format_html_join("", '<option value="{}">', ((value,) for value in suggestions))
 
 
 class NullsLastOrderingFilter(django_filters.OrderingFilter):
     """Sorting where rows without a value (an unknown price) come last whichever the direction, and a
-    unique `tiebreak` column keeps the order stable from page to page."""
+    unique `tiebreak` column keeps the order stable from page to page. The tiebreak goes the direction of
+    the last sort column and NOT NULL columns keep the database's own NULLs placement, so a descending order
+    is an index on (column, tiebreak) read backwards; only nullable columns need a descending index."""
 
     def __init__(self, *args, tiebreak: str, **kwargs):
         super().__init__(*args, **kwargs)
@@ -103,12 +176,25 @@ class NullsLastOrderingFilter(django_filters.OrderingFilter):
     def filter(self, qs, value):
         if value in django_filters.constants.EMPTY_VALUES:
             return qs
-        ordering = []
+        ordering, descending = [], False
         for param in value:
             field = self.get_ordering_value(param)
             name = field.lstrip("-")
+            descending = field.startswith("-")
             expression = models.F(name)
-            ordering.append(
-                expression.desc(nulls_last=True) if field.startswith("-") else expression.asc(nulls_last=True)
-            )
-        return qs.order_by(*ordering, self.tiebreak)
+            order = expression.desc if descending else expression.asc
+            # SQLite sorts NULLs first ascending, PostgreSQL last: say it for the columns that have NULLs.
+            ordering.append(order(nulls_last=True) if _nullable(qs.model, name) else order())
+        if self.tiebreak not in {field.lstrip("-") for field in map(self.get_ordering_value, value)}:
+            ordering.append(models.F(self.tiebreak).desc() if descending else models.F(self.tiebreak).asc())
+        return qs.order_by(*ordering)
+
+
+def _nullable(model, path: str) -> bool:
+    """Whether the field at the lookup path may be NULL (a relation on the way makes it so when it may)."""
+    for part in path.split("__"):
+        field = model._meta.get_field(part)
+        if field.null:
+            return True
+        model = field.related_model or model
+    return False

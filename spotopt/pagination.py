@@ -22,7 +22,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
-from django.core.exceptions import FieldError, ValidationError
+from django.core.exceptions import FieldDoesNotExist, FieldError, ValidationError
 from django.db.models import F, OrderBy, Q
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound
@@ -86,13 +86,23 @@ def _key_of(item, model) -> SortKey:
     raise TypeError(f"keyset pagination orders by fields only, not by {item!r}")
 
 
+def _unique(model, name: str) -> bool:
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return bool(field.concrete and field.unique and not field.null)
+
+
 def sort_keys(queryset) -> list[SortKey]:
     """The queryset's order as keys, ending with the primary key (a unique tiebreak) when it does not."""
     model = queryset.model
     items = list(queryset.query.order_by) or list(model._meta.ordering)
     keys = [_key_of(item, model) for item in items]
     pk = model._meta.pk.name
-    if not any(key.field in (pk, "pk") for key in keys):
+    # A unique NOT NULL column already makes the order total (the lists' instance id, say): no pk after it,
+    # so the order is exactly the index's.
+    if not any(key.field in (pk, "pk") or _unique(model, key.field) for key in keys):
         keys.append(SortKey(pk, False, nulls_last=True))
     return keys
 
@@ -184,7 +194,8 @@ def keyset_page(queryset, *, cursor: str | None, size: int) -> KeysetPage:
 
 def capped_count(queryset, cap: int = COUNT_CAP) -> tuple[int, bool]:
     """(how many rows, whether there are more than that): counts at most `cap` + 1 rows."""
-    counted = queryset.order_by()[: cap + 1].count()
+    # Only the key in the subquery: no columns nor select_related joins to compile, read or join.
+    counted = queryset.order_by().values("pk")[: cap + 1].count()
     return min(counted, cap), counted > cap
 
 

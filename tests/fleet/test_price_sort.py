@@ -29,7 +29,8 @@ def priced(client_user, make_account, make_instance):
 
 
 ASCENDING = ["i-00000000000000003", "i-00000000000000001", "i-00000000000000004", "i-00000000000000002"]
-DESCENDING = ["i-00000000000000001", "i-00000000000000004", "i-00000000000000003", "i-00000000000000002"]
+# Equal prices tie by instance id in the direction of the sort (the index read backwards).
+DESCENDING = ["i-00000000000000004", "i-00000000000000001", "i-00000000000000003", "i-00000000000000002"]
 
 
 @pytest.mark.parametrize(("ordering", "expected"), [("hourly_price", ASCENDING), ("-hourly_price", DESCENDING)])
