@@ -1,0 +1,60 @@
+"""What the benchmarks share: Django on a scratch database (never the one DATABASE_URL names), and
+percentiles."""
+
+import os
+import secrets
+import statistics
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+if str(BASE_DIR) not in sys.path:
+    sys.path.insert(0, str(BASE_DIR))
+
+
+def django_environment(tmp: Path, **extra: str) -> str:
+    """Environment for spotopt.settings; returns what database it uses (a throwaway SQLite file unless
+    DATABASE_URL names a server, on which a scratch database is created)."""
+    os.environ["DJANGO_SETTINGS_MODULE"] = "spotopt.settings"
+    os.environ["SPOTOPT_VAR_DIR"] = str(tmp)
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.update(extra)
+    if os.environ.get("DATABASE_URL"):
+        return "scratch database on DATABASE_URL's server"
+    os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
+    return "throwaway SQLite"
+
+
+@contextmanager
+def scratch_database(tmp: Path, given_url: bool, *, keep: bool = False):
+    """Migrate a scratch database and drop it afterwards (unless `keep`); DATABASE_URL's own database is
+    never used. Yields its name."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    if not given_url:
+        call_command("migrate", verbosity=0, interactive=False)
+        yield connection.settings_dict["NAME"]
+        return
+    original = connection.settings_dict["NAME"]
+    if connection.vendor == "sqlite":
+        scratch = str(tmp / "bench-scratch.sqlite3")
+    else:
+        scratch = f"spotopt_bench_{secrets.token_hex(4)}"
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = scratch
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False, keepdb=False)
+    assert connection.settings_dict["NAME"] == scratch != original
+    try:
+        yield scratch
+    finally:
+        connection.close()
+        if not keep:
+            connection.creation.destroy_test_db(original, verbosity=0, keepdb=False)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The `fraction` quantile (0.5 = median) of `values`, interpolated."""
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[round(fraction * 100) - 1]
