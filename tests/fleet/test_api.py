@@ -84,7 +84,7 @@ class TestInstancesContract(ApiContract):
             Call("destroy", "delete", "{pk}/"),
         ),
         list_queries=("", "?ordering=-hourly_price&q=i-", "?is_active=true&lifecycle=spot"),
-        max_list_queries=2,  # a count and a page
+        max_list_queries=3,  # the reader's account ids (spotopt.scoping), a count and a page
     )
 
 
