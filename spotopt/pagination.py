@@ -3,7 +3,8 @@
 A page is "the `size` rows after (or before) this row, in the list's order", found with a WHERE on the order's
 columns, so a deep page costs what the first one does: never an OFFSET over the rows before it, never a COUNT
 of the whole list. The cursor carries the sort key of the row the page starts from (and the direction); the
-order always ends with the primary key, so it is unique and rows are never skipped or repeated. Counts are
+order always ends with a unique column (the primary key, or a unique NOT NULL column such as the instance
+id), so it is total and rows are never skipped or repeated. Counts are
 capped (`COUNT_CAP`): a list says "10,000+" rather than scanning a million rows to say how many.
 
 The WHERE is written so an index on the order's columns can range-scan it: for the order (a, b, pk) after
@@ -95,7 +96,8 @@ def _unique(model, name: str) -> bool:
 
 
 def sort_keys(queryset) -> list[SortKey]:
-    """The queryset's order as keys, ending with the primary key (a unique tiebreak) when it does not."""
+    """The queryset's order as keys, with the primary key appended (a unique tiebreak) unless a key is
+    unique already."""
     model = queryset.model
     items = list(queryset.query.order_by) or list(model._meta.ordering)
     keys = [_key_of(item, model) for item in items]
