@@ -106,6 +106,13 @@ class Instance(TimestampedModel):
             # PostgreSQL, migrations 0005 and 0006, since SQLite cannot index NULLS LAST). Descending orders of
             # the other columns read these indexes backwards (the tiebreak descends with them).
             models.Index(fields=["hourly_price", "instance_id"], condition=ACTIVE, name="instance_by_price"),
+            # Spot (or on-demand) by price, the product's own question: lifecycle and price are correlated
+            # (Spot costs less), so the price index alone is walked past every on-demand row first.
+            models.Index(
+                fields=["lifecycle", "hourly_price", "instance_id"],
+                condition=ACTIVE,
+                name="instance_by_lifecycle_price",
+            ),
             *(
                 models.Index(fields=[field, "instance_id"], condition=ACTIVE, name=f"instance_by_{field}"[:30])
                 for field in INDEXED_ORDERINGS
