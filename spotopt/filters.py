@@ -176,16 +176,17 @@ class NullsLastOrderingFilter(django_filters.OrderingFilter):
     def filter(self, qs, value):
         if value in django_filters.constants.EMPTY_VALUES:
             return qs
-        ordering, descending = [], False
+        ordering, names, descending = [], set(), False
         for param in value:
             field = self.get_ordering_value(param)
             name = field.lstrip("-")
+            names.add(name)
             descending = field.startswith("-")
             expression = models.F(name)
             order = expression.desc if descending else expression.asc
             # SQLite sorts NULLs first ascending, PostgreSQL last: say it for the columns that have NULLs.
             ordering.append(order(nulls_last=True) if _nullable(qs.model, name) else order())
-        if self.tiebreak not in {field.lstrip("-") for field in map(self.get_ordering_value, value)}:
+        if self.tiebreak not in names:
             ordering.append(models.F(self.tiebreak).desc() if descending else models.F(self.tiebreak).asc())
         return qs.order_by(*ordering)
 

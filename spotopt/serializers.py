@@ -79,7 +79,9 @@ def _converter(field):
         # building the parent's fields (a ModelSerializer's get_fields costs more than a page of rows).
         plan = _plan_of(field)
         if all(get is not None and convert is not None for _, get, convert in plan):
-            return lambda value: _represent(plan, value, field)
+            # No serializer passed: a plain plan never asks for one, and the cached plan must not keep this
+            # first request's bound serializer (and its context) alive.
+            return lambda value: _represent(plan, value, None)
     return None
 
 
