@@ -26,6 +26,7 @@ class Capability(StrEnum):
     VIEW_LAB_ACCOUNTS = "view_lab_accounts"
     VIEW_TEAM = "view_team"
     MANAGE_TEAM = "manage_team"  # invite colleagues, remove members, rename the team
+    MANAGE_HIVE = "manage_hive"  # lift a poisoned pool, release or dismiss held interruption events
 
 
 _ALL = frozenset(Role)
@@ -45,6 +46,8 @@ ROLE_MATRIX: dict[Capability, frozenset[str]] = {
     # Teams are customers' (operators see every tenant by role and belong to none).
     Capability.VIEW_TEAM: frozenset({Role.CLIENT, Role.USER}),
     Capability.MANAGE_TEAM: frozenset({Role.CLIENT}),
+    # The hive is every tenant's shared memory: only the platform's own super_admins overrule it.
+    Capability.MANAGE_HIVE: frozenset({Role.SUPER_ADMIN}),
 }
 
 

@@ -301,6 +301,17 @@ def _live_instance(ec2, instance_id: str) -> dict | None:
     return next((raw for reservation in reservations for raw in reservation["Instances"]), None)
 
 
+def instance_record_from_aws(*, account: Account, region: str, instance_id: str) -> Instance | None:
+    """Look one instance up in the account (DescribeInstances) and record it as discovery would; None when
+    the account has no such live instance. For an event about an instance discovery has not seen yet."""
+    with aws.aws_errors(f"describing instance {instance_id} in {region}"):
+        raw = _live_instance(aws.client_for(account, "ec2", region), instance_id)
+    if raw is None or raw.get("State", {}).get("Name") not in LIVE_STATES:
+        return None
+    _upsert_page(account=account, region=region, raws=[raw], result=DiscoveryResult())
+    return Instance.objects.filter(account=account, instance_id=instance_id).first()
+
+
 def terminate_rogue_instance(request: ApprovalRequest) -> dict:
     """Executor of an approved TERMINATE_ROGUE request: terminate through EC2, mark TERMINATED.
 

@@ -233,6 +233,12 @@ APPROVAL_EXPIRY_HOURS = {
     "CRITICAL": env.int("APPROVAL_EXPIRY_HOURS_CRITICAL", default=4),
 }
 
+# The hive: how many pools one tenant may newly poison in an hour before its further interruption events
+# are held for a super_admin's review (so one tenant cannot blind the hive for everybody).
+RISK_TENANT_POISONS_PER_HOUR = env.int("RISK_TENANT_POISONS_PER_HOUR", default=20)
+# The SQS queue (one per scanned region of a customer's account) EventBridge delivers interruption events to.
+RISK_EVENT_QUEUE_NAME = env.str("RISK_EVENT_QUEUE_NAME", default="spotopt-interruption-events")
+
 # How long a team invitation link stays valid (days).
 TEAM_INVITATION_DAYS = env.int("TEAM_INVITATION_DAYS", default=7)
 
@@ -309,7 +315,11 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "spotopt.api.ProductAutoSchema",
     # Scoped throttles for endpoints that call AWS on the user's behalf.
-    "DEFAULT_THROTTLE_RATES": {"onboarding": env.str("ONBOARDING_THROTTLE_RATE", default="30/minute")},
+    "DEFAULT_THROTTLE_RATES": {
+        "onboarding": env.str("ONBOARDING_THROTTLE_RATE", default="30/minute"),
+        # Per calling address on the event webhook (EventBridge API destinations send one event a call).
+        "risk_ingest": env.str("RISK_INGEST_THROTTLE_RATE", default="600/minute"),
+    },
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=10)),

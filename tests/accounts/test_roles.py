@@ -23,6 +23,7 @@ EXPECTED = {
     C.VIEW_LAB_ACCOUNTS:        dict(super_admin=Y, admin=Y, client=N, user=N, lab=Y),
     C.VIEW_TEAM:                dict(super_admin=N, admin=N, client=Y, user=Y, lab=N),
     C.MANAGE_TEAM:              dict(super_admin=N, admin=N, client=Y, user=N, lab=N),
+    C.MANAGE_HIVE:              dict(super_admin=Y, admin=N, client=N, user=N, lab=N),
 }
 # fmt: on
 
