@@ -1,8 +1,11 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from spotopt.admin import ViewOnlyAdminMixin
+from spotopt.errors import DomainError
 
-from .models import GlobalRiskEvent, SpotPoolRisk
+from . import services
+from .choices import HeldEventStatus
+from .models import EventChannel, GlobalRiskEvent, HeldRiskEvent, RejectedIngest, SpotPoolRisk
 
 
 @admin.register(SpotPoolRisk)
@@ -50,14 +53,78 @@ class GlobalRiskEventAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "reported_at",
         "event_type",
+        "outcome",
         "pool_id",
         "instance_id",
         "account",
+        "channel",
         "expires_at",
     )
-    list_filter = ("event_type", "region")
+    list_filter = ("event_type", "outcome", "channel", "region")
     search_fields = ("event_id", "pool_id", "instance_id")
     date_hierarchy = "reported_at"
     ordering = ("-reported_at",)
     # A LEFT JOIN also copes with events whose account is gone (the key has no database constraint).
     list_select_related = ("account",)
+
+
+@admin.register(RejectedIngest)
+class RejectedIngestAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    """What the listener and the webhook could not take, with the reason: view only."""
+
+    list_display = ("received_at", "reason", "channel", "aws_account_id", "account", "event_id")
+    list_filter = ("reason", "channel")
+    search_fields = ("event_id", "aws_account_id", "message")
+    date_hierarchy = "received_at"
+    ordering = ("-received_at",)
+    list_select_related = ("account",)
+
+
+@admin.register(HeldRiskEvent)
+class HeldRiskEventAdmin(admin.ModelAdmin):
+    """Warnings of a tenant over its hourly poison limit. Released (poisons the pool) or dismissed through
+    the actions, which call the risk services; nothing is edited by hand."""
+
+    list_display = ("created_at", "status", "event", "account", "decided_by", "decided_at")
+    list_filter = ("status",)
+    search_fields = ("event__event_id", "event__pool_id")
+    ordering = ("-created_at",)
+    list_select_related = ("event", "account", "decided_by")
+    readonly_fields = ("event", "account", "status", "decided_by", "decided_at", "decision_note", "created_at")
+    actions = ("release", "dismiss")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _decide(self, request, queryset, decide, done: str):
+        count = 0
+        for held in queryset.filter(status=HeldEventStatus.HELD):
+            try:
+                decide(held=held, user=request.user, note=f"{done} in the admin")
+                count += 1
+            except DomainError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+        self.message_user(request, f"{count} held event(s) {done}.")
+
+    @admin.action(description="Release: poison their pools now")
+    def release(self, request, queryset):
+        self._decide(request, queryset, services.held_event_release, "released")
+
+    @admin.action(description="Dismiss: never poison")
+    def dismiss(self, request, queryset):
+        self._decide(request, queryset, services.held_event_dismiss, "dismissed")
+
+
+@admin.register(EventChannel)
+class EventChannelAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    """How each account's events reach us (the listener's health per account). The webhook secret is
+    stored hashed and never shown."""
+
+    list_display = ("account", "listener_state", "listener_failures", "listener_retry_at", "last_message_at")
+    list_filter = ("listener_state",)
+    search_fields = ("account__account_id", "account__account_name")
+    list_select_related = ("account",)
+    exclude = ("webhook_secret_hash",)

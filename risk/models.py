@@ -219,14 +219,17 @@ class HeldRiskEvent(TimestampedModel):
         transition(self, "status", HELD_EVENT_TRANSITIONS, status)
 
 
+# Health, not a lifecycle: once polled, an account's queues can go from any state to any other (a failing
+# account may keep failing); nothing goes back to "not polled yet".
+_POLLED = {ListenerState.LISTENING, ListenerState.NO_QUEUE, ListenerState.FAILING}
 LISTENER_STATE_TRANSITIONS = TransitionTable(
     "Event listener state",
     ListenerState,
     {
-        ListenerState.UNKNOWN: {ListenerState.LISTENING, ListenerState.NO_QUEUE, ListenerState.FAILING},
-        ListenerState.LISTENING: {ListenerState.NO_QUEUE, ListenerState.FAILING},
-        ListenerState.NO_QUEUE: {ListenerState.LISTENING, ListenerState.FAILING},
-        ListenerState.FAILING: {ListenerState.LISTENING, ListenerState.NO_QUEUE},
+        ListenerState.UNKNOWN: _POLLED,
+        ListenerState.LISTENING: _POLLED,
+        ListenerState.NO_QUEUE: _POLLED,
+        ListenerState.FAILING: _POLLED,
     },
 )
 
@@ -259,5 +262,4 @@ class EventChannel(TimestampedModel):
         return f"event channel of {self.account_id}"
 
     def move_listener_to(self, state: str) -> None:
-        if state != self.listener_state:
-            transition(self, "listener_state", LISTENER_STATE_TRANSITIONS, state)
+        transition(self, "listener_state", LISTENER_STATE_TRANSITIONS, state)

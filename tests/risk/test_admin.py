@@ -154,3 +154,29 @@ def test_events_cannot_be_added_changed_or_deleted(client, super_admin):
     client.post(EVENT_CHANGELIST, {"action": "delete_selected", "_selected_action": [event.pk]})
     assert client.get(reverse("admin:risk_globalriskevent_add")).status_code == 403
     assert GlobalRiskEvent.objects.filter(pk=event.pk, instance_id=event.instance_id).exists()
+
+
+def test_super_admin_releases_a_held_event_from_the_admin(client, super_admin, make_team, make_instance, settings):
+    import json
+    from pathlib import Path
+
+    from risk.choices import HeldEventStatus, IngestChannel
+    from risk.models import HeldRiskEvent
+    from risk.services import risk_events_ingest
+
+    settings.RISK_TENANT_POISONS_PER_HOUR = 0
+    cast = make_team("Acme")
+    instance = make_instance(cast.account, lifecycle="spot")
+    event = json.loads((Path(__file__).parent / "fixtures" / "spot-interruption-warning.json").read_text())
+    event |= {"account": cast.account.account_id, "region": instance.region}
+    event["detail"] = {"instance-id": instance.instance_id, "instance-action": "terminate"}
+    risk_events_ingest(body=json.dumps(event), channel=IngestChannel.SQS)
+    held = HeldRiskEvent.objects.get()
+    client.force_login(super_admin)
+    response = client.post(
+        reverse("admin:risk_heldriskevent_changelist"), {"action": "release", "_selected_action": [held.pk]}
+    )
+    assert response.status_code == 302
+    held.refresh_from_db()
+    assert held.status == HeldEventStatus.RELEASED and held.decided_by == super_admin
+    assert SpotPoolRisk.objects.get(instance_type=instance.instance_type).is_poisoned

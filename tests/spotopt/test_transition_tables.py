@@ -17,6 +17,7 @@ from accounts.models import ACCOUNT_STATUS_TRANSITIONS, INVITATION_STATUS_TRANSI
 from approvals.models import APPROVAL_STATUS_TRANSITIONS, EXECUTION_STATUS_TRANSITIONS, ApprovalRequest
 from fleet.models import AUTH_STATUS_TRANSITIONS, Instance
 from mlgov.models import MODEL_STATUS_TRANSITIONS, MLModel
+from risk.models import HELD_EVENT_TRANSITIONS, LISTENER_STATE_TRANSITIONS, EventChannel, HeldRiskEvent
 from spotopt.errors import TransitionNotAllowed
 from spotopt.states import TransitionTable
 from waste.models import WASTE_STATUS_TRANSITIONS, WasteResource
@@ -110,6 +111,29 @@ CASES = [
         APPROVAL_STATUS_TRANSITIONS,
         "Approval request status",
         {"PENDING": {"APPROVED", "REJECTED", "EXPIRED"}, "APPROVED": set(), "REJECTED": set(), "EXPIRED": set()},
+    ),
+    # A held interruption warning is released (it poisons) or dismissed, once, by a super_admin.
+    Case(
+        HeldRiskEvent,
+        "status",
+        "move_to",
+        HELD_EVENT_TRANSITIONS,
+        "Held event status",
+        {"held": {"released", "dismissed"}, "released": set(), "dismissed": set()},
+    ),
+    # The listener's health per account: any polled state to any other; never back to "not polled yet".
+    Case(
+        EventChannel,
+        "listener_state",
+        "move_listener_to",
+        LISTENER_STATE_TRANSITIONS,
+        "Event listener state",
+        {
+            "unknown": {"listening", "no_queue", "failing"},
+            "listening": {"listening", "no_queue", "failing"},
+            "no_queue": {"listening", "no_queue", "failing"},
+            "failing": {"listening", "no_queue", "failing"},
+        },
     ),
     # not_started -> queued (approve) -> running (a worker's claim) -> succeeded | failed; failed -> queued (retry).
     Case(
