@@ -308,8 +308,13 @@ def instance_record_from_aws(*, account: Account, region: str, instance_id: str)
         raw = _live_instance(aws.client_for(account, "ec2", region), instance_id)
     if raw is None or raw.get("State", {}).get("Name") not in LIVE_STATES:
         return None
-    _upsert_page(account=account, region=region, raws=[raw], result=DiscoveryResult())
+    record_described_instances(account=account, region=region, raws=[raw])
     return Instance.objects.filter(account=account, instance_id=instance_id).first()
+
+
+def record_described_instances(*, account: Account, region: str, raws: list[dict]) -> None:
+    """Record instances as DescribeInstances (or RunInstances) describes them, as discovery does."""
+    _upsert_page(account=account, region=region, raws=raws, result=DiscoveryResult())
 
 
 def terminate_rogue_instance(request: ApprovalRequest) -> dict:

@@ -26,6 +26,7 @@ from accounts.roles import Capability
 from fleet.models import Instance
 from fleet.services import instance_record_from_aws
 from spotopt.errors import Conflict, DomainError, PermissionRefused
+from spotopt.q import enqueue_on_commit
 
 from .choices import EventOutcome, HeldEventStatus, RejectReason, RiskEventType
 from .events import EventRejected, InterruptionEvent, decode_body, parse_event
@@ -68,13 +69,47 @@ class IngestResult:
 # --- Ingest ---------------------------------------------------------------------------------------------
 
 
+REACT_INLINE, REACT_QUEUED, REACT_NEVER = "inline", "queued", "never"
+
+
 def risk_events_ingest(
-    *, body, channel: str, account: Account | None = None, received_at: datetime | None = None
+    *,
+    body,
+    channel: str,
+    account: Account | None = None,
+    received_at: datetime | None = None,
+    react: str = REACT_QUEUED,
 ) -> list[IngestResult]:
     """Ingest one EventBridge event or a batch (a JSON array). `account` is who delivered it (the owner of
     the SQS queue, the webhook secret's account): an event naming another AWS account is rejected. Without
-    it the event's own `account` field picks the connected account."""
+    it the event's own `account` field picks the connected account.
+
+    Each stored event then gets its reaction (risk.safety: replica, promotion, emergency replacement):
+    `react="inline"` right here, after the event is committed (the SQS listener: a process of its own, the
+    two-minute warning leaves no time for a queue), `"queued"` on a django-q2 worker (the webhook answers
+    at once), `"never"` (tests of the ingest alone)."""
     received_at = received_at or timezone.now()
+    results = _ingest_all(body, channel=channel, account=account, received_at=received_at)
+    for result in results:
+        if result.status == "stored" and react != REACT_NEVER:
+            _react(result, inline=react == REACT_INLINE)
+    return results
+
+
+def _react(result: IngestResult, *, inline: bool) -> None:
+    from .safety import event_react
+
+    if not inline:
+        enqueue_on_commit("risk.tasks.react_to_event", result.event_id, group="risk-reaction")
+        return
+    try:
+        event = GlobalRiskEvent.objects.select_related("account").get(event_id=result.event_id)
+        event_react(event=event)
+    except Exception:  # the event is stored; a failed reaction must not lose the next message
+        logger.exception("reaction to risk event %s failed", result.event_id)
+
+
+def _ingest_all(body, *, channel: str, account: Account | None, received_at: datetime) -> list[IngestResult]:
     try:
         decoded = decode_body(body)
     except EventRejected as rejected:

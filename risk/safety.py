@@ -1,0 +1,241 @@
+"""The replica safety net: what spotopt does for the instance an interruption event names.
+
+- A rebalance recommendation on an active PROD standalone instance launches a replica in the best
+  non-poisoned compatible Spot pool (tagged, is_replica, replica_of, replica_expiry = now + 6 h). For an
+  Auto Scaling group member the replacement is launched and attached before the doomed member is
+  detached, so the group's capacity never drops.
+- A termination warning on an instance with a live replica promotes the replica: no downtime, nothing is
+  logged. Without one an emergency replacement is launched (a safe Spot pool, else on-demand in the same
+  zone) and the downtime is logged (cause no_replica) from the warning until the replacement runs.
+- Kubernetes nodes are recorded and left alone: draining a node belongs to the cluster (the Kubernetes
+  issue), and the instance page says so.
+- LAB accounts' events never act (they are logged only).
+
+Every reaction is written on the instance (instance_metadata["interruption"]) for its page. A reaction
+that fails (AWS refuses, no subnet) is recorded there too; the event itself is already stored.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.choices import EnvironmentType
+from fleet.choices import Lifecycle, OrchestratorType
+from fleet.launch import asg_member_replace, instance_is_running, instance_launch_like, instance_terminate
+from fleet.models import Instance
+from spotopt.errors import DomainError
+
+from .choices import RiskEventType
+from .gatekeeper import Pool, poisoned_pools
+from .models import GlobalRiskEvent, SpotPoolRisk
+
+logger = logging.getLogger(__name__)
+
+REPLICA_LIFETIME = timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class Reaction:
+    action: str  # what was done, for the instance page and the logs
+    detail: str = ""
+    replacement_id: str = ""
+    launch_requested_at: datetime | None = None
+
+
+# --- Pools ----------------------------------------------------------------------------------------------
+
+
+def replacement_pools(*, instance: Instance) -> list[Pool]:
+    """Compatible Spot pools for `instance`, poisoned ones and its own pool left out, best first: fewest
+    interruptions and rebalance recommendations remembered by the hive, then the catalog's closest fit."""
+    from fleet.catalog import compatible_spot_pools
+
+    own = (instance.region, instance.availability_zone, instance.instance_type)
+    candidates = [tuple(pool) for pool in compatible_spot_pools(instance=instance) if tuple(pool) != own]
+    if not candidates:
+        return []
+    poisoned = poisoned_pools(candidates)
+    safe = [pool for pool in candidates if pool not in poisoned]
+    history = {
+        (row.region, row.availability_zone, row.instance_type): row.interruption_count
+        + int(row.pool_metadata.get("rebalance_count", 0))
+        for row in SpotPoolRisk.objects.filter(
+            region=instance.region, instance_type__in={pool[2] for pool in safe}
+        ).only("region", "availability_zone", "instance_type", "interruption_count", "pool_metadata")
+    }
+    # sorted() is stable: equal histories keep the catalog's closest-fit order.
+    return sorted(safe, key=lambda pool: history.get(pool, 0))
+
+
+# --- Reacting -------------------------------------------------------------------------------------------
+
+
+def event_react(*, event: GlobalRiskEvent) -> Reaction | None:
+    """Act on one stored event (None: nothing to do for it)."""
+    account = event.account
+    if account is None or account.environment_type != EnvironmentType.PROD:
+        return None
+    instance = (
+        Instance.objects.select_related("account")
+        .filter(account=account, instance_id=event.instance_id, is_active=True)
+        .first()
+    )
+    if instance is None:
+        return None
+    try:
+        if instance.orchestrator_type == OrchestratorType.KUBERNETES:
+            reaction = Reaction("left_to_kubernetes", "Kubernetes nodes are drained by the cluster, not replaced.")
+        elif event.event_type == RiskEventType.REBALANCE_NOTICE:
+            reaction = _on_rebalance(instance)
+        else:
+            reaction = _on_termination(instance, event)
+    except DomainError as exc:
+        logger.warning("reaction to %s on %s failed: %s", event.event_id, instance.instance_id, exc.message)
+        reaction = Reaction("failed", exc.message)
+    _note(instance, event, reaction)
+    return reaction
+
+
+def _live_replica(instance: Instance) -> Instance | None:
+    return Instance.objects.filter(replica_of=instance, is_replica=True, is_active=True).order_by("-created_at").first()
+
+
+def _on_rebalance(instance: Instance) -> Reaction:
+    if instance.is_replica:
+        return Reaction("none", "A replica itself is not replicated.")
+    existing = _live_replica(instance)
+    if existing:
+        return Reaction("replica_exists", f"Replica {existing.instance_id} is standing by.", existing.instance_id)
+    pools = replacement_pools(instance=instance)
+    if not pools:
+        return Reaction("no_safe_pool", "No compatible Spot pool is free of poison; no replica was launched.")
+    _, zone, instance_type = pools[0]
+    in_asg = bool((instance.cluster_membership or {}).get("asg_name"))
+    launched = instance_launch_like(
+        instance=instance,
+        availability_zone=zone,
+        instance_type=instance_type,
+        purpose="asg-replacement" if in_asg else "replica",
+        extra_tags={"spotopt:replica-of": instance.instance_id},
+    )
+    replica = launched.instance
+    if in_asg:
+        asg_member_replace(doomed=instance, replacement=replica)
+        return Reaction(
+            "asg_replaced",
+            f"{replica.instance_id} ({instance_type}, {zone}) attached to the group before this instance was detached.",
+            replica.instance_id,
+            launched.requested_at,
+        )
+    Instance.objects.filter(pk=replica.pk).update(
+        is_replica=True, replica_of=instance, replica_expiry=timezone.now() + REPLICA_LIFETIME
+    )
+    return Reaction(
+        "replica_launched",
+        f"Replica {replica.instance_id} ({instance_type}, {zone}) stands by for 6 hours.",
+        replica.instance_id,
+        launched.requested_at,
+    )
+
+
+def _on_termination(instance: Instance, event: GlobalRiskEvent) -> Reaction:
+    replica = _live_replica(instance)
+    if replica:
+        Instance.objects.filter(pk=replica.pk).update(
+            is_replica=False, replica_of=None, replica_expiry=None, updated_at=timezone.now()
+        )
+        return Reaction(
+            "replica_promoted", f"Replica {replica.instance_id} took over; no downtime.", replica.instance_id
+        )
+    return _emergency_replacement(instance, event)
+
+
+def _emergency_replacement(instance: Instance, event: GlobalRiskEvent) -> Reaction:
+    from sla.choices import DowntimeCause
+    from sla.services import downtime_close, downtime_open
+
+    pools = replacement_pools(instance=instance)
+    if pools:
+        _, zone, instance_type = pools[0]
+        lifecycle = Lifecycle.SPOT
+    else:  # no safe Spot pool: on-demand capacity of the same type, in the same zone
+        zone, instance_type, lifecycle = instance.availability_zone, instance.instance_type, Lifecycle.ON_DEMAND
+    # Downtime counts from the warning: without a standby, the service on this instance is at risk from then
+    # until its replacement runs.
+    log = downtime_open(
+        account=instance.account,
+        instance=instance,
+        cause=DowntimeCause.NO_REPLICA,
+        started_at=event.reported_at,
+        details=f"Interruption warning {event.event_id} without a replica standing by.",
+    )
+    launched = instance_launch_like(
+        instance=instance,
+        availability_zone=zone,
+        instance_type=instance_type,
+        lifecycle=lifecycle,
+        purpose="emergency-replacement",
+        extra_tags={"spotopt:replaces": instance.instance_id},
+    )
+    if (instance.cluster_membership or {}).get("asg_name"):
+        asg_member_replace(doomed=instance, replacement=launched.instance)
+    if instance_is_running(instance=launched.instance):
+        downtime_close(log=log, ended_at=timezone.now())
+    else:
+        from spotopt.q import enqueue_on_commit
+
+        enqueue_on_commit("risk.tasks.close_downtime_when_running", str(log.pk), str(launched.instance.pk))
+    return Reaction(
+        "emergency_replacement",
+        f"{launched.instance.instance_id} ({instance_type}, {zone}, {lifecycle}) replaces it; downtime logged.",
+        launched.instance.instance_id,
+        launched.requested_at,
+    )
+
+
+def _note(instance: Instance, event: GlobalRiskEvent, reaction: Reaction) -> None:
+    note = {
+        "event_id": event.event_id,
+        "event_type": event.event_type,
+        "reported_at": event.reported_at.isoformat(),
+        "action": reaction.action,
+        "detail": reaction.detail,
+        "replacement_id": reaction.replacement_id,
+        "at": timezone.now().isoformat(),
+    }
+    metadata = dict(Instance.objects.filter(pk=instance.pk).values_list("instance_metadata", flat=True).first() or {})
+    metadata["interruption"] = note
+    Instance.objects.filter(pk=instance.pk).update(instance_metadata=metadata, updated_at=timezone.now())
+
+
+# --- False alarms ---------------------------------------------------------------------------------------
+
+
+def false_alarm_replicas_retire(*, now: datetime | None = None) -> int:
+    """The scheduled job: a replica whose primary still runs after replica_expiry was not needed: it is
+    terminated, and the false alarm is counted in the primary's pool (the model learns from it)."""
+    now = now or timezone.now()
+    overdue = Instance.objects.select_related("account", "replica_of").filter(
+        is_replica=True, is_active=True, replica_expiry__lte=now, replica_of__is_active=True
+    )[:200]
+    retired = 0
+    for replica in overdue:
+        primary = replica.replica_of
+        try:
+            instance_terminate(instance=replica, reason=f"false alarm: {primary.instance_id} still runs after 6 h")
+        except DomainError as exc:
+            logger.warning("could not retire replica %s: %s", replica.instance_id, exc.message)
+            continue
+        with transaction.atomic():
+            pool, _ = SpotPoolRisk.objects.select_for_update().get_or_create(
+                region=primary.region, availability_zone=primary.availability_zone, instance_type=primary.instance_type
+            )
+            pool.pool_metadata = dict(pool.pool_metadata) | {
+                "false_alarms": int(pool.pool_metadata.get("false_alarms", 0)) + 1
+            }
+            pool.save(update_fields=["pool_metadata", "updated_at"])
+        retired += 1
+    return retired
