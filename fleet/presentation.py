@@ -1,7 +1,7 @@
 """How instances look on the fleet pages: badge tones, cluster membership in short, and the authorization
 status in plain words."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 
@@ -121,3 +121,24 @@ def lab_change_message(instance: Instance, changed: list[str]) -> str:
         ),
     }
     return "Lab controls saved: " + ", ".join(words[name] for name in changed) + "."
+
+
+INTERRUPTION_EVENTS = {"termination_notice": "Interruption warning", "rebalance_notice": "Rebalance recommendation"}
+
+
+def interruption_note(metadata: dict) -> dict | None:
+    """The last interruption event the safety net acted on for this instance (risk.safety writes it)."""
+    note = (metadata or {}).get("interruption")
+    if not note:
+        return None
+    try:
+        reported_at = datetime.fromisoformat(note.get("reported_at", ""))
+    except ValueError:
+        reported_at = None
+    return {
+        "event": INTERRUPTION_EVENTS.get(note.get("event_type"), "Event"),
+        "event_id": note.get("event_id", ""),
+        "reported_at": reported_at,
+        "what": note.get("detail") or note.get("action", ""),
+        "replacement_id": note.get("replacement_id", ""),
+    }

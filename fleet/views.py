@@ -149,6 +149,7 @@ def _render_detail(request, instance, *, lab_form=None, status=200):
         "lab_form": (lab_form or InstanceLabForm.for_instance(instance)) if show_lab else None,
         "show_owner": can(user, Capability.VIEW_ALL_TENANTS),
         "rogue_label": presentation.ROGUE_LABEL,
+        "interruption": presentation.interruption_note(metadata),
     }
     return render(request, "fleet/instance_detail.html", context, status=status)
 
