@@ -1,12 +1,17 @@
 """Forms of the accounts app."""
 
+import re
+
 from django import forms
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 
+from spotopt.errors import DomainError
+
 from . import cloudformation
 from .choices import EnvironmentType, Role
+from .models import MAX_INSTANCE_TYPE_PATTERNS, instance_type_patterns_clean
 from .signin import INVALID_LOGIN_MESSAGE, canonical_username
 
 # --- Sign-in ------------------------------------------------------------------------------------------
@@ -179,8 +184,35 @@ class VerifyRoleForm(DomainErrorFormMixin, forms.Form):
         )
 
 
+def _instance_types_field(label: str, help_text: str) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        max_length=MAX_INSTANCE_TYPE_PATTERNS * 66,
+        widget=forms.Textarea(
+            attrs={"rows": 2, "spellcheck": "false", "autocapitalize": "none", "placeholder": "m5.*, c6i.large"}
+        ),
+        help_text=help_text,
+    )
+
+
 class AccountSettingsForm(_AccountFieldsForm):
-    """Rename, change the environment, choose the regions to scan."""
+    """Rename, change the environment, choose the regions to scan and the instance types spotopt may use."""
+
+    domain_error_fields = {
+        **_AccountFieldsForm.domain_error_fields,
+        "invalid_allowed_instance_types": "allowed_instance_types",
+        "invalid_denied_instance_types": "denied_instance_types",
+    }
+
+    allowed_instance_types = _instance_types_field(
+        "Instance types spotopt may move instances to",
+        "Patterns separated by commas or spaces; * matches anything (m5.*). Empty: any compatible type.",
+    )
+    denied_instance_types = _instance_types_field(
+        "Instance types spotopt never moves instances to",
+        "Same patterns; a type that matches one is never used, even if it is allowed above.",
+    )
 
     @classmethod
     def for_account(cls, account):
@@ -189,8 +221,22 @@ class AccountSettingsForm(_AccountFieldsForm):
                 "account_name": account.account_name,
                 "environment_type": account.environment_type,
                 "regions": account.regions_to_scan,
+                "allowed_instance_types": ", ".join(account.allowed_instance_types or []),
+                "denied_instance_types": ", ".join(account.denied_instance_types or []),
             }
         )
+
+    def _patterns(self, field: str) -> list[str]:
+        try:
+            return instance_type_patterns_clean(re.split(r"[\s,]+", self.cleaned_data.get(field) or ""), field=field)
+        except DomainError as error:
+            raise forms.ValidationError(error.message) from None
+
+    def clean_allowed_instance_types(self):
+        return self._patterns("allowed_instance_types")
+
+    def clean_denied_instance_types(self):
+        return self._patterns("denied_instance_types")
 
 
 # --- Teams ------------------------------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+import re
 import uuid
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -8,6 +9,7 @@ from django.utils.dateparse import parse_datetime
 
 from spotopt import crypto
 from spotopt.db import TimestampedModel, choices_check
+from spotopt.errors import DomainError
 from spotopt.scoping import TenantQuerySet
 from spotopt.states import TransitionTable, transition
 
@@ -133,6 +135,38 @@ ACCOUNT_STATUS_TRANSITIONS = TransitionTable(
 )
 
 
+# An instance-type pattern: what instance type names are made of (lower-case letters, digits, ".", "-") and
+# "*" for any run of characters, fnmatch style: "m5.*", "*.metal", "c6i.large", "r*".
+INSTANCE_TYPE_PATTERN = re.compile(r"^[a-z0-9.*-]{1,64}$")
+MAX_INSTANCE_TYPE_PATTERNS = 100
+
+
+def instance_type_patterns_clean(patterns, *, field: str) -> list[str]:
+    """An account's allowed or denied instance types as stored: stripped, lower case, each once, in the
+    given order. Raises DomainError (code "invalid_<field>") naming the first pattern that is not one."""
+    if isinstance(patterns, str) or not isinstance(patterns, list | tuple):
+        raise DomainError("A list of instance-type patterns is expected.", code=f"invalid_{field}")
+    cleaned: list[str] = []
+    for pattern in patterns:
+        text = str(pattern).strip().lower()
+        if not text:
+            continue
+        if not INSTANCE_TYPE_PATTERN.match(text):
+            raise DomainError(
+                f"'{str(pattern)[:70]}' is not an instance-type pattern: use letters, digits, '.', '-' and '*' "
+                "(e.g. m5.*, c6i.large), at most 64 characters.",
+                code=f"invalid_{field}",
+            )
+        if text not in cleaned:
+            cleaned.append(text)
+    if len(cleaned) > MAX_INSTANCE_TYPE_PATTERNS:
+        raise DomainError(
+            f"At most {MAX_INSTANCE_TYPE_PATTERNS} instance-type patterns; {len(cleaned)} were given.",
+            code=f"invalid_{field}",
+        )
+    return cleaned
+
+
 class AccountQuerySet(TenantQuerySet):
     account_path = ""
 
@@ -160,6 +194,10 @@ class Account(TimestampedModel):
     secret_access_key_encrypted = models.TextField(blank=True)
     region = models.CharField(max_length=32, default="us-east-1")
     regions = models.JSONField(default=list, blank=True, help_text="Regions to scan; empty means the home region.")
+    # Instance-type patterns ("m5.*", "c6i.large", instance_type_patterns_clean) that spotopt may move this
+    # account's instances to (empty: any type) and may never move them to (denied wins over allowed).
+    allowed_instance_types = models.JSONField(default=list, blank=True)
+    denied_instance_types = models.JSONField(default=list, blank=True)
     status = models.CharField(
         max_length=16, choices=AccountStatus.choices, default=AccountStatus.PENDING, db_index=True
     )

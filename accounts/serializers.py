@@ -2,8 +2,10 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from spotopt.errors import DomainError
+
 from .choices import AccountStatus, EnvironmentType, Role
-from .models import Account, Team, TeamInvitation, User
+from .models import MAX_INSTANCE_TYPE_PATTERNS, Account, Team, TeamInvitation, User, instance_type_patterns_clean
 from .selectors import account_progress
 
 
@@ -76,6 +78,8 @@ class AccountSerializer(serializers.ModelSerializer):
             "external_id",
             "region",
             "regions",
+            "allowed_instance_types",
+            "denied_instance_types",
             "status",
             "is_active",
             "has_access_keys",
@@ -96,10 +100,39 @@ class AccountSerializer(serializers.ModelSerializer):
         return account_progress(account)["discovery"]
 
 
+def _instance_types_field(help_text: str):
+    return serializers.ListField(
+        child=serializers.CharField(max_length=64, allow_blank=True),
+        required=False,
+        allow_empty=True,
+        max_length=MAX_INSTANCE_TYPE_PATTERNS,
+        help_text=help_text,
+    )
+
+
 class AccountUpdateSerializer(serializers.Serializer):
     account_name = serializers.CharField(max_length=255, required=False)
     environment_type = serializers.ChoiceField(choices=EnvironmentType.choices, required=False)
     regions = serializers.ListField(child=_region_field(), required=False, allow_empty=True, max_length=32)
+    allowed_instance_types = _instance_types_field(
+        "Instance-type patterns spotopt may move the account's instances to (letters, digits, '.', '-', and '*' "
+        "for anything: m5.*, c6i.large); empty: any compatible type."
+    )
+    denied_instance_types = _instance_types_field(
+        "Instance-type patterns spotopt never moves the account's instances to (denied wins over allowed)."
+    )
+
+    def _patterns(self, value, field):
+        try:
+            return instance_type_patterns_clean(value, field=field)
+        except DomainError as error:
+            raise serializers.ValidationError(error.message) from None
+
+    def validate_allowed_instance_types(self, value):
+        return self._patterns(value, "allowed_instance_types")
+
+    def validate_denied_instance_types(self, value):
+        return self._patterns(value, "denied_instance_types")
 
 
 class PendingAccountCreateSerializer(serializers.Serializer):

@@ -29,7 +29,7 @@ from spotopt.errors import Conflict, DomainError, PermissionRefused
 from spotopt.q import enqueue_on_commit
 
 from .choices import AccountStatus, ConnectionMethod, EnvironmentType
-from .models import Account, Team, User
+from .models import Account, Team, User, instance_type_patterns_clean
 from .roles import Capability, can
 from .teams import team_ensure
 
@@ -362,7 +362,18 @@ def account_retry(*, user: User, account: Account) -> Account:
 
 
 @transaction.atomic
-def account_update(*, user: User, account: Account, account_name=None, environment_type=None, regions=None) -> Account:
+def account_update(
+    *,
+    user: User,
+    account: Account,
+    account_name=None,
+    environment_type=None,
+    regions=None,
+    allowed_instance_types=None,
+    denied_instance_types=None,
+) -> Account:
+    """Change what was given (None leaves it as it is); instance-type patterns are checked and normalised by
+    accounts.models.instance_type_patterns_clean."""
     _require(user, Capability.MANAGE_ACCOUNTS)
     account = Account.objects.select_for_update().get(pk=account.pk)
     if account_name is not None:
@@ -373,6 +384,14 @@ def account_update(*, user: User, account: Account, account_name=None, environme
         account.environment_type = environment_type
     if regions is not None:
         account.regions = _clean_regions(regions, home_region=account.region)
+    if allowed_instance_types is not None:
+        account.allowed_instance_types = instance_type_patterns_clean(
+            allowed_instance_types, field="allowed_instance_types"
+        )
+    if denied_instance_types is not None:
+        account.denied_instance_types = instance_type_patterns_clean(
+            denied_instance_types, field="denied_instance_types"
+        )
     account.save()
     return account
 

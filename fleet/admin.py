@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from spotopt.admin import ViewOnlyAdminMixin
 
-from .models import ActiveInstanceView, Instance
+from .models import ActiveInstanceView, Instance, InstanceTypeFacts, InstanceTypeOffering
 
 
 @admin.register(Instance)
@@ -81,3 +81,34 @@ class ActiveInstanceViewAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("instance_id", "aws_account_id", "account_name", "instance_type", "model_name")
     date_hierarchy = "last_evaluation"
     ordering = ("aws_account_id", "instance_id")
+
+
+@admin.register(InstanceTypeFacts)
+class InstanceTypeFactsAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    """AWS's instance-type catalog as last read (daily job fleet.refresh-instance-types): view only."""
+
+    list_display = (
+        "instance_type",
+        "region",
+        "vcpus",
+        "memory_mib",
+        "architecture",
+        "gpu_name",
+        "gpu_count",
+        "supports_spot",
+        "current_generation",
+        "refreshed_at",
+    )
+    list_filter = ("region", "architecture", "supports_spot", "burstable", "current_generation", "gpu_manufacturer")
+    search_fields = ("instance_type", "gpu_name")
+    ordering = ("region", "instance_type")
+
+
+@admin.register(InstanceTypeOffering)
+class InstanceTypeOfferingAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    """Which zones offer which instance types (DescribeInstanceTypeOfferings), as last read: view only."""
+
+    list_display = ("instance_type", "availability_zone", "region", "refreshed_at")
+    list_filter = ("region", "availability_zone")
+    search_fields = ("instance_type",)
+    ordering = ("region", "availability_zone", "instance_type")

@@ -2,7 +2,7 @@ from django.db import models
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import Account
-from spotopt.db import ReadOnlyModel, TimestampedModel, choices_check, non_negative
+from spotopt.db import ReadOnlyModel, TimestampedModel, UUIDModel, choices_check, non_negative
 from spotopt.scoping import TenantQuerySet
 from spotopt.states import TransitionTable, transition
 
@@ -192,3 +192,76 @@ class ActiveInstanceView(ReadOnlyModel):
         ordering = ["aws_account_id", "instance_id"]
         verbose_name = "active instance (report)"
         verbose_name_plural = "active instances (report)"
+
+
+class InstanceTypeFacts(UUIDModel):
+    """What one instance type is in one region, as DescribeInstanceTypes last said (fleet.catalog, refreshed
+    daily by fleet.refresh-instance-types): the facts the compatible-pool search compares."""
+
+    region = models.CharField(max_length=32)
+    instance_type = models.CharField(max_length=64)
+    vcpus = models.PositiveIntegerField()
+    memory_mib = models.PositiveIntegerField()
+    # As AWS lists them: ["x86_64"], ["arm64"], ["i386", "x86_64"], ["x86_64_mac"] …
+    architectures = models.JSONField(default=list)
+    # The one the search filters on (indexed): the first of them other than i386.
+    architecture = models.CharField(max_length=16)
+    # GPUs: manufacturer and model name of the first GPU kind ("NVIDIA", "T4"); the count sums every kind.
+    gpu_manufacturer = models.CharField(max_length=32, blank=True)
+    gpu_name = models.CharField(max_length=64, blank=True)
+    gpu_count = models.PositiveIntegerField(default=0)
+    gpu_memory_mib = models.PositiveIntegerField(default=0)
+    instance_storage_gb = models.PositiveIntegerField(default=0)
+    network_performance = models.CharField(max_length=64, blank=True)
+    # ["on-demand", "spot", "capacity-block"]; supports_spot is the indexed question of it.
+    supported_usage_classes = models.JSONField(default=list)
+    supports_spot = models.BooleanField(default=False)
+    # CPU credits (the T families): offered as a replacement only for an instance that is burstable itself.
+    burstable = models.BooleanField(default=False)
+    current_generation = models.BooleanField(default=False)
+    refreshed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["region", "instance_type"]
+        verbose_name = "instance type"
+        constraints = [models.UniqueConstraint(fields=["region", "instance_type"], name="instance_type_facts_unique")]
+        indexes = [
+            # The compatible-type search: one region and architecture, a range of vCPUs (then memory).
+            models.Index(fields=["region", "architecture", "vcpus", "memory_mib"], name="instance_type_fit"),
+        ]
+
+    def __str__(self):
+        return f"{self.instance_type} ({self.region})"
+
+
+class InstanceTypeOffering(UUIDModel):
+    """An instance type offered in one availability zone (DescribeInstanceTypeOfferings, refreshed daily)."""
+
+    region = models.CharField(max_length=32)
+    availability_zone = models.CharField(max_length=32)
+    instance_type = models.CharField(max_length=64)
+    refreshed_at = models.DateTimeField()
+    # The type's facts, joined on (region, instance_type): no column, no database constraint (the two are
+    # refreshed together, and an offering of a type the catalog does not describe simply matches nothing).
+    facts = models.ForeignObject(
+        InstanceTypeFacts,
+        on_delete=models.DO_NOTHING,
+        from_fields=["region", "instance_type"],
+        to_fields=["region", "instance_type"],
+        related_name="offerings",
+        null=True,
+    )
+
+    class Meta:
+        ordering = ["region", "availability_zone", "instance_type"]
+        constraints = [
+            # Also the index of "these types offered in these zones of the region" (the pool search).
+            models.UniqueConstraint(
+                fields=["region", "availability_zone", "instance_type"], name="instance_type_offering_unique"
+            )
+        ]
+        # The join from a type's facts to the zones offering it.
+        indexes = [models.Index(fields=["region", "instance_type"], name="instance_type_offering_type")]
+
+    def __str__(self):
+        return f"{self.instance_type} in {self.availability_zone}"

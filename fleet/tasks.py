@@ -8,6 +8,7 @@ from accounts.choices import AccountStatus
 from accounts.models import Account
 from spotopt.q import PeriodicJob
 
+from .catalog import catalog_refresh_all
 from .services import account_discover
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,13 @@ def discover_all_accounts() -> int:
     return len(pks)
 
 
+def refresh_instance_types() -> dict:
+    """The daily job: the instance-type catalog of every region in use (fleet.catalog.catalog_refresh_all);
+    the result by region, failed regions with their error, is kept as the task's result."""
+    return catalog_refresh_all()
+
+
 SCHEDULES = [
     PeriodicJob(name="fleet.discover-all", func="fleet.tasks.discover_all_accounts", minutes=15),
+    PeriodicJob(name="fleet.refresh-instance-types", func="fleet.tasks.refresh_instance_types", minutes=24 * 60),
 ]
