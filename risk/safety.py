@@ -26,7 +26,10 @@ from accounts.choices import EnvironmentType
 from fleet.choices import Lifecycle, OrchestratorType
 from fleet.launch import asg_member_replace, instance_is_running, instance_launch_like, instance_terminate
 from fleet.models import Instance
+from sla.choices import DowntimeCause
+from sla.services import downtime_close, downtime_open
 from spotopt.errors import DomainError
+from spotopt.q import enqueue_on_commit
 
 from .choices import RiskEventType
 from .gatekeeper import Pool, poisoned_pools
@@ -154,9 +157,6 @@ def _on_termination(instance: Instance, event: GlobalRiskEvent) -> Reaction:
 
 
 def _emergency_replacement(instance: Instance, event: GlobalRiskEvent) -> Reaction:
-    from sla.choices import DowntimeCause
-    from sla.services import downtime_close, downtime_open
-
     pools = replacement_pools(instance=instance)
     if pools:
         _, zone, instance_type = pools[0]
@@ -185,8 +185,6 @@ def _emergency_replacement(instance: Instance, event: GlobalRiskEvent) -> Reacti
     if instance_is_running(instance=launched.instance):
         downtime_close(log=log, ended_at=timezone.now())
     else:
-        from spotopt.q import enqueue_on_commit
-
         enqueue_on_commit("risk.tasks.close_downtime_when_running", str(log.pk), str(launched.instance.pk))
     return Reaction(
         "emergency_replacement",

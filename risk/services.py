@@ -92,11 +92,12 @@ def risk_events_ingest(
     results = _ingest_all(body, channel=channel, account=account, received_at=received_at)
     for result in results:
         if result.status == "stored" and react != REACT_NEVER:
-            _react(result, inline=react == REACT_INLINE)
+            ingest_result_react(result, inline=react == REACT_INLINE)
     return results
 
 
-def _react(result: IngestResult, *, inline: bool) -> None:
+def ingest_result_react(result: IngestResult, *, inline: bool) -> None:
+    """React to a stored event: at once in this thread (the listener), or as a django-q2 task after commit."""
     from .safety import event_react
 
     if not inline:

@@ -7,6 +7,8 @@ from django.utils import timezone
 
 from fleet.launch import instance_is_running
 from fleet.models import Instance
+from sla.models import DowntimeLog
+from sla.services import downtime_close
 from spotopt.q import PeriodicJob
 
 from .models import GlobalRiskEvent
@@ -39,9 +41,6 @@ def react_to_event(event_id: str) -> str:
 
 def close_downtime_when_running(log_pk: str, instance_pk: str) -> str:
     """Close an emergency replacement's downtime when the replacement runs (polled every 5 s)."""
-    from sla.models import DowntimeLog
-    from sla.services import downtime_close
-
     log = DowntimeLog.objects.filter(pk=log_pk, ended_at__isnull=True).first()
     instance = Instance.objects.select_related("account").filter(pk=instance_pk).first()
     if log is None or instance is None:

@@ -102,7 +102,7 @@ def test_only_spotopts_own_instances_are_terminated(ec2, account):
     assert not Instance.objects.get(pk=replica.pk).is_active
 
 
-def test_an_asg_member_is_swapped_attach_first_and_capacity_never_drops(ec2, account, aws_calls):
+def test_an_asg_member_is_swapped_attach_first_and_capacity_never_drops(ec2, account, aws_calls):  # noqa: F811
     asg = boto3.client("autoscaling", region_name=REGION)
     asg.create_launch_configuration(LaunchConfigurationName="web", ImageId="ami-12345678", InstanceType="m5.large")
     asg.create_auto_scaling_group(

@@ -209,9 +209,10 @@ def test_raw_sql_insert_is_still_allowed(make_event):
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO risk_globalriskevent (id, event_id, event_type, pool_id, region, availability_zone,"
-            " instance_type, instance_id, reported_at, expires_at, raw_event)"
+            " instance_type, instance_id, reported_at, expires_at, raw_event, received_at, channel, outcome,"
+            " instance_action)"
             " VALUES (gen_random_uuid(), 'evt-raw', 'rebalance_notice', 'a:b:c', 'a', 'b', 'c', '',"
-            " now(), now() + interval '15 days', '{}')"
+            " now(), now() + interval '15 days', '{}', now(), 'sqs', 'counted', '')"
         )
     assert GlobalRiskEvent.objects.count() == 2
     assert GlobalRiskEvent.objects.get(event_id="evt-raw").pool_id == "a:b:c"
