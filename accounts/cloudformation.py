@@ -3,7 +3,11 @@
 The customer runs the template in their AWS account. It creates one IAM role that only the platform's
 principal may assume, and only with the account's server-generated External ID (the confused-deputy guard),
 plus one inline least-privilege policy with what the product needs: read the fleet, switch instances to Spot
-(also inside Auto Scaling groups), delete approved waste, and wire the EC2 interruption events to an SQS queue.
+(also inside Auto Scaling groups), delete approved waste, and read the EC2 interruption events from an SQS queue.
+The stack also creates, in its own region, that queue (SSE, 5-minute retention), its policy (EventBridge may
+send, only for these rules) and the EventBridge rules for the Spot interruption warning and the rebalance
+recommendation. Further scanned regions get the same stack with CreateRole=false (only the queue pieces), or
+`manage.py setup_event_queue` creates the same pieces there.
 
 The builders are pure (the `*_for_account` helpers at the end add settings and the platform identity). The
 template is plain data (long-form intrinsics such as {"Ref": ...}, no YAML tags), so the JSON and the YAML
@@ -33,6 +37,49 @@ MAX_SESSION_DURATION_SECONDS = 3600
 MANAGED_BY_TAG = {"Key": "ManagedBy", "Value": "SpotOptimizer"}
 # Names of what the platform itself creates in the customer's account (the interruption-event queue and rule).
 PLATFORM_RESOURCE_PREFIX = "spotopt-"
+
+# The interruption-event wiring, one set per region: EventBridge rules for EC2's two Spot signals delivering to
+# one SQS queue the platform long-polls (risk.listener). The stack creates it in its own region;
+# risk.queues.event_queue_setup creates the same (same names) where there is no stack.
+DEFAULT_EVENT_QUEUE_NAME = "spotopt-interruption-events"  # settings.RISK_EVENT_QUEUE_NAME's default
+EVENT_QUEUE_NAME_PATTERN = r"[A-Za-z0-9_-]{1,80}"
+# A warning is worth nothing after its two minutes: keep messages 5 minutes (as NTH and Karpenter do).
+EVENT_QUEUE_RETENTION_SECONDS = 300
+EVENT_SOURCE = "aws.ec2"
+# Rule name -> the detail-type it forwards.
+EVENT_RULES = {
+    "spotopt-spot-interruption-warning": "EC2 Spot Instance Interruption Warning",
+    "spotopt-rebalance-recommendation": "EC2 Instance Rebalance Recommendation",
+}
+_RULE_LOGICAL_IDS = {
+    "spotopt-spot-interruption-warning": "SpotInterruptionWarningRule",
+    "spotopt-rebalance-recommendation": "RebalanceRecommendationRule",
+}
+EVENT_QUEUE_LOGICAL_ID = "EventQueue"
+EVENT_QUEUE_TARGET_ID = "spotopt-event-queue"
+CREATE_ROLE_CONDITION = "CreatesRole"
+
+
+def event_pattern(detail_type: str) -> dict:
+    return {"source": [EVENT_SOURCE], "detail-type": [detail_type]}
+
+
+def event_queue_policy(*, queue_arn, rule_arns: list) -> dict:
+    """The queue's resource policy: EventBridge may send to it, and only on behalf of these rules."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "EventBridgeRulesSendInterruptionEvents",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": rule_arns}},
+            }
+        ],
+    }
+
 
 # IAM's own constraints on sts:AssumeRole's ExternalId (the CloudFormation parameter enforces the same).
 EXTERNAL_ID_PATTERN = r"[\w+=,.@:/-]*"
@@ -67,7 +114,7 @@ def _ec2_arn(resource: str, *, with_account: bool = True) -> dict:
     return _sub(f"arn:${{AWS::Partition}}:ec2:*:{account}:{resource}")
 
 
-def permission_statements() -> list[dict]:
+def permission_statements(*, queue_name: str = DEFAULT_EVENT_QUEUE_NAME) -> list[dict]:
     """The inline policy's statements, one per purpose, each with the fewest actions and narrowest resources.
 
     Describe/List/Get actions and RunInstances/RequestSpotInstances do not support (or, for RunInstances,
@@ -187,29 +234,20 @@ def permission_statements() -> list[dict]:
                 _ec2_arn("image/*", with_account=False),
             ],
         ),
-        # EC2 Spot interruption warnings and rebalance recommendations: an EventBridge rule delivering to an SQS
-        # queue that the platform polls. Only the platform's own spotopt-* queue and rule.
+        # EC2 Spot interruption warnings and rebalance recommendations arrive on an SQS queue that the stack
+        # itself creates (with the EventBridge rules feeding it), so the role only finds the queue, reads its
+        # messages and deletes each one once it is stored. Exactly that queue, nothing to create or rewire.
         _statement(
-            "InterruptionEventQueue",
-            [
-                "sqs:CreateQueue",
-                "sqs:GetQueueUrl",
-                "sqs:GetQueueAttributes",
-                "sqs:SetQueueAttributes",
-                "sqs:ReceiveMessage",
-                "sqs:DeleteMessage",
-            ],
-            _sub(f"arn:${{AWS::Partition}}:sqs:*:${{AWS::AccountId}}:{PLATFORM_RESOURCE_PREFIX}*"),
-        ),
-        _statement(
-            "InterruptionEventRule",
-            ["events:PutRule", "events:PutTargets", "events:DescribeRule", "events:RemoveTargets", "events:DeleteRule"],
-            _sub(f"arn:${{AWS::Partition}}:events:*:${{AWS::AccountId}}:rule/{PLATFORM_RESOURCE_PREFIX}*"),
+            "ReadInterruptionEventQueue",
+            ["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:DeleteMessage"],
+            _sub(f"arn:${{AWS::Partition}}:sqs:*:${{AWS::AccountId}}:{queue_name}"),
         ),
     ]
 
 
-def _validate(*, external_id: str | None, platform_principal_arn: str, role_name: str) -> None:
+def _validate(
+    *, external_id: str | None, platform_principal_arn: str, role_name: str, queue_name: str = DEFAULT_EVENT_QUEUE_NAME
+) -> None:
     if external_id is not None and not (
         EXTERNAL_ID_MIN_LENGTH <= len(external_id) <= EXTERNAL_ID_MAX_LENGTH
         and re.fullmatch(EXTERNAL_ID_PATTERN, external_id, flags=re.ASCII)
@@ -228,11 +266,72 @@ def _validate(*, external_id: str | None, platform_principal_arn: str, role_name
             f"The role name '{role_name}' is not a valid IAM role name (1-{ROLE_NAME_MAX_LENGTH} characters of "
             "letters, digits and +=,.@-_). Check CLOUDFORMATION_ROLE_NAME."
         )
+    if not re.fullmatch(EVENT_QUEUE_NAME_PATTERN, queue_name or ""):
+        raise DomainError(
+            f"The event queue name '{queue_name}' is not a valid SQS queue name (1-80 letters, digits, - and _). "
+            "Check RISK_EVENT_QUEUE_NAME."
+        )
 
 
-def cloudformation_template(*, external_id: str | None, platform_principal_arn: str, role_name: str) -> dict:
-    """The onboarding template as plain data. With external_id=None it is the generic (publishable) template."""
-    _validate(external_id=external_id, platform_principal_arn=platform_principal_arn, role_name=role_name)
+def _event_resources(queue_name: str) -> dict:
+    """The queue, its policy and the two rules of this stack's region (created whatever CreateRole says)."""
+
+    def queue_arn() -> dict:  # a fresh dict each time: a shared one would render as a YAML alias
+        return {"Fn::GetAtt": [EVENT_QUEUE_LOGICAL_ID, "Arn"]}
+
+    rules = {
+        _RULE_LOGICAL_IDS[name]: {
+            "Type": "AWS::Events::Rule",
+            "Properties": {
+                "Name": name,
+                "Description": f"Spot Optimizer: deliver '{detail_type}' events to its SQS queue.",
+                "EventPattern": event_pattern(detail_type),
+                "State": "ENABLED",
+                "Targets": [{"Id": EVENT_QUEUE_TARGET_ID, "Arn": queue_arn()}],
+            },
+        }
+        for name, detail_type in EVENT_RULES.items()
+    }
+    return {
+        EVENT_QUEUE_LOGICAL_ID: {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": queue_name,
+                "MessageRetentionPeriod": EVENT_QUEUE_RETENTION_SECONDS,
+                "SqsManagedSseEnabled": True,
+                "Tags": [dict(MANAGED_BY_TAG)],
+            },
+        },
+        "EventQueuePolicy": {
+            "Type": "AWS::SQS::QueuePolicy",
+            "Properties": {
+                "Queues": [_ref(EVENT_QUEUE_LOGICAL_ID)],
+                "PolicyDocument": event_queue_policy(
+                    queue_arn=queue_arn(), rule_arns=[{"Fn::GetAtt": [logical_id, "Arn"]} for logical_id in rules]
+                ),
+            },
+        },
+        **rules,
+    }
+
+
+def cloudformation_template(
+    *,
+    external_id: str | None,
+    platform_principal_arn: str,
+    role_name: str,
+    queue_name: str = DEFAULT_EVENT_QUEUE_NAME,
+) -> dict:
+    """The onboarding template as plain data. With external_id=None it is the generic (publishable) template.
+
+    One stack per scanned region: the home region's (CreateRole=true) creates the role and that region's
+    event queue and rules; the others (CreateRole=false) only the queue and rules of their region."""
+    _validate(
+        external_id=external_id,
+        platform_principal_arn=platform_principal_arn,
+        role_name=role_name,
+        queue_name=queue_name,
+    )
 
     external_id_parameter = {
         "Type": "String",
@@ -264,20 +363,23 @@ def cloudformation_template(*, external_id: str | None, platform_principal_arn: 
         "Description": (
             "Spot Optimizer onboarding: a cross-account IAM role the Spot Optimizer platform assumes with your "
             "External ID to discover your EC2 fleet, move instances to Spot, delete approved waste and receive "
-            "Spot interruption events. Least privilege; delete this stack to revoke access."
+            "Spot interruption events, plus this region's interruption-event SQS queue and EventBridge rules. "
+            "For every further region Spot Optimizer scans, deploy this template again in that region (or as a "
+            "StackSet) with CreateRole=false. Least privilege; delete the stacks to revoke access."
         ),
         "Metadata": {
             "AWS::CloudFormation::Interface": {
                 "ParameterGroups": [
                     {
                         "Label": {"default": "Spot Optimizer access"},
-                        "Parameters": ["ExternalId", "PlatformPrincipalArn", "RoleName"],
+                        "Parameters": ["ExternalId", "PlatformPrincipalArn", "RoleName", "CreateRole"],
                     }
                 ],
                 "ParameterLabels": {
                     "ExternalId": {"default": "External ID"},
                     "PlatformPrincipalArn": {"default": "Spot Optimizer platform principal"},
                     "RoleName": {"default": "Role name"},
+                    "CreateRole": {"default": "Create the IAM role (home region only)"},
                 },
             }
         },
@@ -299,10 +401,21 @@ def cloudformation_template(*, external_id: str | None, platform_principal_arn: 
                 "AllowedPattern": ROLE_NAME_PATTERN,
                 "ConstraintDescription": "Letters, digits and +=,.@-_ only (1 to 64 characters).",
             },
+            "CreateRole": {
+                "Type": "String",
+                "Description": (
+                    "true in the first stack (it creates the account's IAM role); false in the stacks of further "
+                    "regions, which only add that region's interruption-event queue and rules."
+                ),
+                "Default": "true",
+                "AllowedValues": ["true", "false"],
+            },
         },
+        "Conditions": {CREATE_ROLE_CONDITION: {"Fn::Equals": [_ref("CreateRole"), "true"]}},
         "Resources": {
             ROLE_LOGICAL_ID: {
                 "Type": "AWS::IAM::Role",
+                "Condition": CREATE_ROLE_CONDITION,
                 "Properties": {
                     "RoleName": _ref("RoleName"),
                     "Description": "Assumed by the Spot Optimizer platform (with the External ID).",
@@ -311,15 +424,20 @@ def cloudformation_template(*, external_id: str | None, platform_principal_arn: 
                     "Policies": [
                         {
                             "PolicyName": POLICY_NAME,
-                            "PolicyDocument": {"Version": "2012-10-17", "Statement": permission_statements()},
+                            "PolicyDocument": {
+                                "Version": "2012-10-17",
+                                "Statement": permission_statements(queue_name=queue_name),
+                            },
                         }
                     ],
                     "Tags": [dict(MANAGED_BY_TAG)],
                 },
-            }
+            },
+            **_event_resources(queue_name),
         },
         "Outputs": {
             "RoleArn": {
+                "Condition": CREATE_ROLE_CONDITION,
                 "Description": "Paste this role ARN into Spot Optimizer to finish connecting the account.",
                 "Value": {"Fn::GetAtt": [ROLE_LOGICAL_ID, "Arn"]},
             },
@@ -327,20 +445,37 @@ def cloudformation_template(*, external_id: str | None, platform_principal_arn: 
                 "Description": "The External ID the role requires.",
                 "Value": _ref("ExternalId"),
             },
+            "EventQueueUrl": {
+                "Description": (
+                    "This region's interruption-event queue. Spot Optimizer finds it by name; for more scanned "
+                    "regions deploy this template there too with CreateRole=false (or use a StackSet)."
+                ),
+                "Value": _ref(EVENT_QUEUE_LOGICAL_ID),
+            },
         },
     }
 
 
-def cloudformation_template_json(*, external_id: str | None, platform_principal_arn: str, role_name: str) -> str:
+def cloudformation_template_json(
+    *, external_id: str | None, platform_principal_arn: str, role_name: str, queue_name: str = DEFAULT_EVENT_QUEUE_NAME
+) -> str:
     template = cloudformation_template(
-        external_id=external_id, platform_principal_arn=platform_principal_arn, role_name=role_name
+        external_id=external_id,
+        platform_principal_arn=platform_principal_arn,
+        role_name=role_name,
+        queue_name=queue_name,
     )
     return json.dumps(template, indent=2) + "\n"
 
 
-def cloudformation_template_yaml(*, external_id: str | None, platform_principal_arn: str, role_name: str) -> str:
+def cloudformation_template_yaml(
+    *, external_id: str | None, platform_principal_arn: str, role_name: str, queue_name: str = DEFAULT_EVENT_QUEUE_NAME
+) -> str:
     template = cloudformation_template(
-        external_id=external_id, platform_principal_arn=platform_principal_arn, role_name=role_name
+        external_id=external_id,
+        platform_principal_arn=platform_principal_arn,
+        role_name=role_name,
+        queue_name=queue_name,
     )
     return yaml.safe_dump(template, sort_keys=False, default_flow_style=False, width=120)
 
@@ -430,10 +565,17 @@ def role_name() -> str:
     return settings.CLOUDFORMATION_ROLE_NAME
 
 
+def event_queue_name() -> str:
+    return settings.RISK_EVENT_QUEUE_NAME
+
+
 def template_for_account(*, account) -> dict:
     """The template for one account: its External ID as default, the platform principal and role name from settings."""
     return cloudformation_template(
-        external_id=account.external_id, platform_principal_arn=platform_principal(), role_name=role_name()
+        external_id=account.external_id,
+        platform_principal_arn=platform_principal(),
+        role_name=role_name(),
+        queue_name=event_queue_name(),
     )
 
 
@@ -442,7 +584,10 @@ def template_text_for_account(*, account, output: str = "json") -> tuple[str, st
     if output not in _RENDERERS:
         raise DomainError(f"Unknown template format '{output}': choose json or yaml.")
     text = _RENDERERS[output](
-        external_id=account.external_id, platform_principal_arn=platform_principal(), role_name=role_name()
+        external_id=account.external_id,
+        platform_principal_arn=platform_principal(),
+        role_name=role_name(),
+        queue_name=event_queue_name(),
     )
     return text, CONTENT_TYPES[output]
 

@@ -38,9 +38,8 @@ REQUIRED_ACTIONS_BY_PURPOSE = {
         autoscaling:AttachInstances autoscaling:DetachInstances iam:PassRole
     """,
     "approved waste deletion": "ec2:ReleaseAddress ec2:DeleteVolume ec2:DeleteSnapshot ec2:DeregisterImage",
-    "interruption events: EventBridge rule -> SQS queue": """
-        sqs:CreateQueue sqs:GetQueueAttributes sqs:SetQueueAttributes sqs:ReceiveMessage sqs:DeleteMessage
-        sqs:GetQueueUrl events:PutRule events:PutTargets events:DescribeRule events:DeleteRule events:RemoveTargets
+    "interruption events: read the stack's SQS queue": """
+        sqs:GetQueueUrl sqs:GetQueueAttributes sqs:ReceiveMessage sqs:DeleteMessage
     """,
 }
 REQUIRED_ACTIONS = [action for actions in REQUIRED_ACTIONS_BY_PURPOSE.values() for action in actions.split()]
@@ -122,6 +121,7 @@ def test_yaml_and_json_renderings_are_the_same_plain_data(external_id):
         "Description",
         "Metadata",
         "Parameters",
+        "Conditions",
         "Resources",
         "Outputs",
     ]
@@ -223,10 +223,12 @@ def test_least_privilege():
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
     (tagging,) = [st for st in statements if "ec2:CreateTags" in st["Action"]]
     assert set(tagging["Condition"]["StringEquals"]["ec2:CreateAction"]) == {"RunInstances", "RequestSpotInstances"}
-    sqs_resource = by_sid["InterruptionEventQueue"]["Resource"]
-    assert sqs_resource == {"Fn::Sub": "arn:${AWS::Partition}:sqs:*:${AWS::AccountId}:spotopt-*"}
-    events_resource = by_sid["InterruptionEventRule"]["Resource"]
-    assert events_resource == {"Fn::Sub": "arn:${AWS::Partition}:events:*:${AWS::AccountId}:rule/spotopt-*"}
+    sqs_resource = by_sid["ReadInterruptionEventQueue"]["Resource"]
+    assert sqs_resource == {"Fn::Sub": "arn:${AWS::Partition}:sqs:*:${AWS::AccountId}:spotopt-interruption-events"}
+    # The stack creates the queue and the rules: the role cannot create, reconfigure or rewire either.
+    granted = set(_granted(cfn.cloudformation_template(**_kwargs())))
+    assert not {a for a in granted if a.startswith("events:")}
+    assert not granted & {"sqs:CreateQueue", "sqs:SetQueueAttributes", "sqs:SendMessage", "sqs:DeleteQueue"}
     # Destructive actions work on untagged rogue instances and untagged waste: no tag condition on them.
     for sid in ("StopStartTerminateInstances", "DeleteApprovedWaste"):
         assert "Condition" not in by_sid[sid]
@@ -469,3 +471,59 @@ def test_trust_policy_admits_only_the_platform_with_the_right_external_id(monkey
             assert excinfo.value.response["Error"]["Code"] == "AccessDenied"
 
         enforced()
+
+
+# --- the stacks really deploy and really deliver (moto's CloudFormation, EventBridge and SQS) ---------------
+
+
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS::SQS::QueuePolicy")
+def test_one_stack_per_region_wires_the_interruption_events_to_the_queue(monkeypatch):
+    """The home region's stack (CreateRole=true) makes the role and that region's queue and rules; a further
+    region's (CreateRole=false) only its queue and rules. An EC2 event put on EventBridge lands on the queue."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    template_body = cfn.cloudformation_template_json(**_kwargs())
+    # moto's CloudFormation skips AWS::SQS::QueuePolicy (and its EventBridge ignores queue policies), so the
+    # policy is checked as written: EventBridge may send, only on behalf of the stack's two rules.
+    (policy,) = [r for r in json.loads(template_body)["Resources"].values() if r["Type"] == "AWS::SQS::QueuePolicy"]
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"} and statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == [
+        {"Fn::GetAtt": ["SpotInterruptionWarningRule", "Arn"]},
+        {"Fn::GetAtt": ["RebalanceRecommendationRule", "Arn"]},
+    ]
+    with mock_aws():
+        for region, create_role in (("us-east-2", "true"), ("eu-west-1", "false")):
+            boto3.client("cloudformation", region_name=region).create_stack(
+                StackName="spot-optimizer",
+                TemplateBody=template_body,
+                Parameters=[{"ParameterKey": "CreateRole", "ParameterValue": create_role}],
+                Capabilities=["CAPABILITY_NAMED_IAM"],
+            )
+        roles = [r["RoleName"] for r in boto3.client("iam", region_name="us-east-1").list_roles()["Roles"]]
+        assert roles.count(ROLE_NAME) == 1
+
+        for region in ("us-east-2", "eu-west-1"):
+            sqs = boto3.client("sqs", region_name=region)
+            url = sqs.get_queue_url(QueueName=cfn.DEFAULT_EVENT_QUEUE_NAME)["QueueUrl"]
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            assert attributes["MessageRetentionPeriod"] == str(cfn.EVENT_QUEUE_RETENTION_SECONDS)
+            events = boto3.client("events", region_name=region)
+            rules = {r["Name"]: r for r in events.list_rules(NamePrefix=cfn.PLATFORM_RESOURCE_PREFIX)["Rules"]}
+            assert set(rules) == set(cfn.EVENT_RULES)
+            for name, detail_type in cfn.EVENT_RULES.items():
+                assert json.loads(rules[name]["EventPattern"]) == {"source": ["aws.ec2"], "detail-type": [detail_type]}
+                (target,) = events.list_targets_by_rule(Rule=name)["Targets"]
+                assert target["Arn"] == attributes["QueueArn"]
+
+            events.put_events(
+                Entries=[
+                    {
+                        "Source": "aws.ec2",
+                        "DetailType": "EC2 Spot Instance Interruption Warning",
+                        "Detail": json.dumps({"instance-id": "i-1234567890abcdef0", "instance-action": "terminate"}),
+                    }
+                ]
+            )
+            (message,) = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0)["Messages"]
+            body = json.loads(message["Body"])
+            assert body["detail-type"] == "EC2 Spot Instance Interruption Warning" and body["region"] == region
