@@ -39,6 +39,11 @@ class DowntimeLog(AuditRefsModel):
 
     class Meta:
         ordering = ["-started_at"]
+        indexes = [
+            # The downtime list pages newest first, per tenant (account_id IN …) and for admins.
+            models.Index(fields=["account", "-started_at", "-id"], name="downtime_account_recent"),
+            models.Index(fields=["-started_at", "-id"], name="downtime_recent"),
+        ]
         constraints = [
             choices_check("cause", DowntimeCause, name="downtime_cause_valid"),
             models.CheckConstraint(

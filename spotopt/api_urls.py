@@ -5,6 +5,8 @@ from django.urls import path
 from accounts import api as accounts_api
 from approvals import api as approvals_api
 from fleet import api as fleet_api
+from risk import api as risk_api
+from sla import api as sla_api
 
 from .api import ApiRouter
 
@@ -12,9 +14,13 @@ router = ApiRouter()
 accounts_api.register(router)
 approvals_api.register(router)
 fleet_api.register(router)
+risk_api.register(router)
+sla_api.register(router)
 
 urlpatterns = [
     # A single object per user (their team), so not a router resource.
     path("team/", accounts_api.team_view, name="team-detail"),
+    # One summary per user (of the downtime they may see), so not a router resource either.
+    path("sla/summary/", sla_api.SlaSummaryView.as_view(), name="sla-summary"),
     *router.urls,
 ]

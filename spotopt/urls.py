@@ -14,6 +14,8 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("fleet/", include("fleet.urls")),
     path("approvals/", include("approvals.urls")),
+    path("risk/", include("risk.urls")),
+    path("sla/", include("sla.urls")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
     # JWT for API clients: obtain (throttled by django-axes), refresh (rotating), blacklist (sign out).

@@ -41,8 +41,12 @@ from accounts import teams
 from accounts.choices import AccountStatus, EnvironmentType, Role
 from accounts.models import Account
 from approvals.choices import ApprovalStatus, ExecutionStatus
+from risk.choices import HeldEventStatus
+from risk.models import HeldRiskEvent
 from tests.aws_fixtures import CUSTOMER_ACCOUNT, OTHER_CUSTOMER_ACCOUNT, create_user_with_keys, moto  # noqa: F401
 from tests.conftest import TEST_PASSWORD
+from tests.risk.factories import make_event, make_held, make_pool, make_rejected
+from tests.sla.test_api import make_downtime
 
 PLATFORM_ARN = "arn:aws:iam::999988887777:role/spotopt-platform"
 CHECKS = [
@@ -177,6 +181,21 @@ def prepare(client_user, other_client, make_user, make_account, make_instance, m
                 user=client_user, email=f"invited{next(_serial)}@example.com", role=Role.USER
             )
             return invitation
+        if case.path.startswith("/api/v1/risk/pools/"):
+            # Global rows; refused: a pool that is not poisoned (409 on lift).
+            return make_pool(next(_serial), poisoned=not refused)
+        if case.path.startswith("/api/v1/risk/events/"):
+            return make_event(account(client_user, environment_type=env), next(_serial))
+        if case.path.startswith("/api/v1/risk/held/"):
+            # Held; refused: already dismissed (409).
+            held = make_held(account(client_user, environment_type=env), next(_serial))
+            if refused:
+                HeldRiskEvent.objects.filter(pk=held.pk).update(status=HeldEventStatus.DISMISSED)
+            return held
+        if case.path.startswith("/api/v1/risk/rejected/"):
+            return make_rejected(account(client_user, environment_type=env), next(_serial))
+        if case.path.startswith("/api/v1/sla/downtime/"):
+            return make_downtime(account(client_user, environment_type=env), next(_serial))
         raise AssertionError(f"No row for {case.path}: teach `prepare` about it")
 
     def fill_body(case, user, refused: bool):
@@ -204,6 +223,10 @@ def prepare(client_user, other_client, make_user, make_account, make_instance, m
     def prepare_case(case, user) -> str:
         variant = next(VARIANTS)
         refused = variant == "refused"
+        if "account_id" in (case.path_parameters or {}):  # the event channels, by account
+            env = EnvironmentType.LAB if user.role == Role.LAB else EnvironmentType.PROD
+            target = uuid.uuid4() if variant == "unknown" else make_account(client_user, environment_type=env).pk
+            case.path_parameters["account_id"] = str(target)
         if "id" in (case.path_parameters or {}):
             # A str: schemathesis validates the changed case again and refuses a UUID object.
             case.path_parameters["id"] = str(uuid.uuid4() if variant == "unknown" else row(case, user, refused).pk)

@@ -1,0 +1,24 @@
+import django_filters
+
+from accounts.filters import AccountChoiceFilter
+from spotopt.filters import AnySelect, FilterSet, LabelledBooleanWidget
+
+from .choices import DowntimeCause
+from .models import DowntimeLog
+
+
+class DowntimeFilterSet(FilterSet):
+    account = AccountChoiceFilter()
+    cause = django_filters.MultipleChoiceFilter(choices=DowntimeCause.choices, widget=AnySelect(any_label="Any cause"))
+    ongoing = django_filters.BooleanFilter(
+        field_name="ended_at",
+        lookup_expr="isnull",
+        label="State",
+        widget=LabelledBooleanWidget(any_label="Ended or ongoing", yes="Ongoing", no="Ended"),
+    )
+    started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte", label="From")
+    started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt", label="Until")
+
+    class Meta(FilterSet.Meta):
+        model = DowntimeLog
+        fields = ["account", "cause", "ongoing"]
