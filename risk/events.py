@@ -84,13 +84,19 @@ def _reported_at(value, received_at: datetime) -> datetime:
     return received_at
 
 
-def parse_event(event, *, received_at: datetime | None = None) -> InterruptionEvent:
-    """One EventBridge event (a dict) as an InterruptionEvent, or EventRejected with the reason."""
+def parse_event(event, *, received_at: datetime | None = None, account_if_absent: str = "") -> InterruptionEvent:
+    """One EventBridge event (a dict) as an InterruptionEvent, or EventRejected with the reason.
+
+    `account_if_absent`: the AWS account to read when the event has no "account" field at all (a queue's
+    owner: only its own rules may send to it; moto's EventBridge leaves the field out, AWS always sets it).
+    A present but different or malformed field is never replaced."""
     received_at = received_at or timezone.now()
     if not isinstance(event, dict):
         raise EventRejected(RejectReason.MALFORMED, "An event must be a JSON object.")
     event_id = event.get("id") if isinstance(event.get("id"), str) else ""
     aws_account_id = event.get("account") if isinstance(event.get("account"), str) else ""
+    if "account" not in event and account_if_absent:
+        aws_account_id = account_if_absent
     try:
         if len(json.dumps(event)) > MAX_EVENT_BYTES:
             raise EventRejected(RejectReason.TOO_LARGE, "The event is larger than EventBridge allows (256 KB).")

@@ -28,7 +28,7 @@ from fleet.services import instance_record_from_aws
 from spotopt.errors import Conflict, DomainError, PermissionRefused
 from spotopt.q import enqueue_on_commit
 
-from .choices import EventOutcome, HeldEventStatus, RejectReason, RiskEventType
+from .choices import EventOutcome, HeldEventStatus, IngestChannel, RejectReason, RiskEventType
 from .events import EventRejected, InterruptionEvent, decode_body, parse_event
 from .models import (
     POISON_DURATION,
@@ -132,7 +132,10 @@ def _ingest_all(body, *, channel: str, account: Account | None, received_at: dat
 
 def _ingest_one(event, *, channel: str, account: Account | None, received_at: datetime) -> IngestResult:
     try:
-        parsed = parse_event(event, received_at=received_at)
+        # A queue is the account's own (its policy lets only the account's rules send): an envelope without
+        # "account" is the queue owner's. The webhook's events must name the account themselves.
+        owner = account.account_id if account is not None and channel == IngestChannel.SQS else ""
+        parsed = parse_event(event, received_at=received_at, account_if_absent=owner)
         account = _attribute(parsed, account)
         if GlobalRiskEvent.objects.filter(event_id=parsed.event_id).exists():
             return IngestResult("duplicate", event_id=parsed.event_id)

@@ -133,6 +133,16 @@ class LabelledBooleanWidget(Select):
         return self.VALUES.get(data.get(name))
 
 
+class DateTimePicker(forms.DateTimeInput):
+    """The browser's date-and-time picker for a "from"/"until" filter: it sends 2026-12-03T07:00, which an
+    IsoDateTimeFilter reads (as UTC, the product's time zone)."""
+
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%dT%H:%M")
+
+
 class Datalist(forms.TextInput):
     """A text filter that suggests values (an HTML datalist), e.g. the instance types of the price catalog."""
 

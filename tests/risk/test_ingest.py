@@ -147,3 +147,15 @@ def test_a_batch_is_taken_event_by_event(sample_instance):
     assert [r.status for r in results] == ["stored", "stored", "rejected"]
     assert [r.outcome for r in results[:2]] == [EventOutcome.POISONED, EventOutcome.EXTENDED]
     assert SpotPoolRisk.objects.get().interruption_count == 2
+
+
+def test_an_envelope_without_account_is_the_queue_owners_but_never_the_webhooks(sample_instance):
+    without = {k: v for k, v in json.loads(INTERRUPTION).items() if k != "account"}
+    account = sample_instance.account
+    [webhook] = ingest(json.dumps(without), account=account, channel=IngestChannel.WEBHOOK)
+    assert webhook.status == "rejected" and webhook.reason == RejectReason.MALFORMED
+    [queued] = ingest(json.dumps(without), account=account, channel=IngestChannel.SQS)
+    assert queued.status == "stored"
+    other = json.loads(INTERRUPTION) | {"id": "other", "account": "999999999999"}
+    [foreign] = ingest(json.dumps(other), account=account, channel=IngestChannel.SQS)
+    assert foreign.reason == RejectReason.WRONG_ACCOUNT

@@ -125,6 +125,33 @@ def test_the_documented_samples_are_stored_once_under_duplicate_delivery_and_del
     assert channel.last_message_at is not None and channel.listener_failures == 0
 
 
+def test_the_samples_go_from_the_eventbridge_rules_through_the_queue_to_the_listener(sample_instance, queue_url):
+    """The whole SQS way in: PutEvents of the samples' source, detail-type, detail and resources; the rules
+    event_queue_setup made route them to the queue; the listener's own code stores them."""
+    events = boto3.client("events", region_name=REGION)
+    for sample in (INTERRUPTION, REBALANCE):
+        event = json.loads(sample)
+        answer = events.put_events(
+            Entries=[
+                {
+                    "Source": event["source"],
+                    "DetailType": event["detail-type"],
+                    "Detail": json.dumps(event["detail"]),
+                    "Resources": event["resources"],
+                }
+            ]
+        )
+        assert answer["FailedEntryCount"] == 0
+    [outcome] = listen_once()
+    assert (outcome.stats.received, outcome.stats.stored, outcome.stats.deleted) == (2, 2, 2)
+    stored = {e.event_type: e for e in GlobalRiskEvent.objects.all()}
+    assert stored["termination_notice"].outcome == EventOutcome.POISONED
+    assert stored["termination_notice"].account == sample_instance.account
+    assert stored["rebalance_notice"].outcome == EventOutcome.COUNTED
+    assert SpotPoolRisk.objects.get(instance_type="c5.xlarge", availability_zone="us-east-2b").is_poisoned
+    assert in_queue(queue_url) == 0
+
+
 def test_a_malformed_message_is_rejected_with_its_reason_and_the_next_good_one_stored(sample_instance, queue_url):
     send(queue_url, b"{not json")
     send(queue_url, INTERRUPTION)

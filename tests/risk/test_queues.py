@@ -106,8 +106,8 @@ def test_an_existing_queue_with_other_settings_is_brought_back_in_line(sample_ac
 
 
 def test_the_documented_samples_travel_from_eventbridge_to_the_queue(sample_account):
-    """moto delivers the EventBridge envelope (its own id and time; moto 5.2.5 leaves out the "account" field
-    AWS sets, which is why the listener's tests send the samples' bytes straight to the queue)."""
+    """EventBridge delivers its own envelope (its own id and time) around the sample's source, detail-type,
+    detail and resources; the listener's tests also send the samples' bytes straight to the queue."""
     url = event_queue_setup(account=sample_account)["us-east-2"].queue_url
     events = boto3.client("events", region_name="us-east-2")
     _put_sample(events, INTERRUPTION)
