@@ -292,7 +292,24 @@ def demo_customer_role_deploy(*, account: Account, clients: AccountClients | Non
                 "Effect": "Allow",
                 "Action": ["ec2:*", "autoscaling:*", "eks:Describe*", "eks:List*", "pricing:GetProducts"],
                 "Resource": "*",
-            }
+            },
+            {
+                # In AWS the stack itself creates the interruption-event queue and rules and the role only
+                # reads the queue; the demo has no stack, so the platform creates them with this role, as
+                # `manage.py setup_event_queue` does for an access-keys account.
+                "Effect": "Allow",
+                "Action": [
+                    "sqs:GetQueueUrl",
+                    "sqs:GetQueueAttributes",
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:CreateQueue",
+                    "sqs:SetQueueAttributes",
+                    "events:PutRule",
+                    "events:PutTargets",
+                ],
+                "Resource": "*",
+            },
         ],
     }
     # moto lets the platform assume a role that does not exist yet, which is how we get to act inside the

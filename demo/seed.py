@@ -6,10 +6,13 @@ through the product's own services:
 - both Acme accounts connected through the CloudFormation-role onboarding (pending account with a
   server-generated External ID, the role "deployed" by the customer in moto, verification) and discovered
   by fleet discovery, which also flags the untagged rogue instance;
-- pending approval requests of the actions that have a workflow today.
+- pending approval requests of the actions that have a workflow today;
+- interruption events (demo.interruptions): each account's event queues and rules, real EventBridge events
+  read by the listener's own code, so the hive has poisoned pools, the safety net has acted and the SLA
+  has a month with downtime.
 
-Where a domain service does not exist yet (the waste scanner, interruption ingest, the SLA), the demo
-shows nothing of it rather than faking it: its idle resources wait in moto for the scanner.
+Where a domain service does not exist yet (the waste scanner, the optimizer), the demo shows nothing of it
+rather than faking it: its idle resources wait in moto for the scanner.
 
 `manage.py seed_demo` runs demo_preflight(), demo_users_ensure() and demo_estate_seed() in that order;
 running it again creates nothing twice and keeps the users' passwords (unless asked to reset them).
@@ -49,6 +52,7 @@ from .estate import (
     demo_platform_role_ensure,
     wrap_aws,
 )
+from .interruptions import InterruptionSeed, demo_interruptions_seed
 
 USER_EMAIL_DOMAIN = "demo.spotopt.local"
 TEAM_NAME = "Acme"
@@ -102,6 +106,7 @@ class DemoSeedResult:
     accounts: list[AccountSummary] = field(default_factory=list)
     approvals_filed: int = 0
     approvals_pending: int = 0
+    interruptions: InterruptionSeed | None = None
 
 
 Progress = Callable[[str], None]
@@ -278,9 +283,10 @@ def demo_approvals_seed(*, prod: Account, lab: Account) -> int:
             .order_by("instance_id")
             .first()
         )
-        if candidate is None or _pending_request_exists(
-            ActionType.SWITCH_INSTANCE, "instance_id", candidate.instance_id
-        ):
+        already = ApprovalRequest.objects.filter(
+            action_type=ActionType.SWITCH_INSTANCE, status=ApprovalStatus.PENDING, account=account
+        ).exists()  # one per account: a re-run may see new instances (the safety net's) sort first
+        if candidate is None or already:
             continue
         approval_request_create(
             action_type=ActionType.SWITCH_INSTANCE,
@@ -324,6 +330,8 @@ def demo_estate_seed(*, progress: Progress | None = None) -> DemoSeedResult:
     lab = next(a for a in accounts if a.environment_type == EnvironmentType.LAB)
     result.approvals_filed = demo_approvals_seed(prod=prod, lab=lab)
     result.approvals_pending = ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING).count()
+    say("Interruption events ...")
+    result.interruptions = demo_interruptions_seed(prod=prod, lab=lab, progress=say)
     demo_state_write(result)
     return result
 

@@ -313,7 +313,14 @@ def instance_record_from_aws(*, account: Account, region: str, instance_id: str)
 
 
 def record_described_instances(*, account: Account, region: str, raws: list[dict]) -> None:
-    """Record instances as DescribeInstances (or RunInstances) describes them, as discovery does."""
+    """Record instances as DescribeInstances (or RunInstances) describes them, as discovery does, with the
+    latest spot price of each Spot instance's pool (unknown, not an error, when AWS does not answer)."""
+    if any(raw.get("InstanceLifecycle") == "spot" for raw in raws):
+        try:
+            with aws.aws_errors(f"read the spot prices of {len(raws)} instance(s) in {region}"):
+                raws = _with_spot_prices(aws.client_for(account, "ec2", region), raws)
+        except DomainError as exc:
+            logger.warning("spot prices in %s unknown for now: %s", region, exc.message)
     _upsert_page(account=account, region=region, raws=raws, result=DiscoveryResult())
 
 

@@ -16,6 +16,7 @@ that fails (AWS refuses, no subnet) is recorded there too; the event itself is a
 """
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,7 +26,7 @@ from django.utils import timezone
 from accounts.choices import EnvironmentType
 from fleet.choices import Lifecycle, OrchestratorType
 from fleet.launch import asg_member_replace, instance_is_running, instance_launch_like, instance_terminate
-from fleet.models import Instance
+from fleet.models import Instance, InstanceTypeFacts
 from sla.choices import DowntimeCause
 from sla.services import downtime_close, downtime_open
 from spotopt.errors import DomainError
@@ -51,9 +52,23 @@ class Reaction:
 # --- Pools ----------------------------------------------------------------------------------------------
 
 
+INSTANCE_CLASS = re.compile(r"[a-z]*")  # the letters before the generation: "m" of m5, m6i, m5a
+
+
+def _kinship(instance_type: str, candidate: str) -> int:
+    """0: the same family (m5.large -> m5.xlarge), 1: the same class (m5 -> m6i, m5a), 2: another class.
+    A replacement of the same kind behaves like the instance (and is priced like it); among equally fit
+    types the catalog's alphabetical order would otherwise pick an unrelated one (a GPU type, say)."""
+    family, other = instance_type.split(".")[0], candidate.split(".")[0]
+    if family == other:
+        return 0
+    return 1 if INSTANCE_CLASS.match(family).group() == INSTANCE_CLASS.match(other).group() else 2
+
+
 def replacement_pools(*, instance: Instance) -> list[Pool]:
     """Compatible Spot pools for `instance`, poisoned ones and its own pool left out, best first: fewest
-    interruptions and rebalance recommendations remembered by the hive, then the catalog's closest fit."""
+    interruptions and rebalance recommendations remembered by the hive, then the closest fit (fewest vCPUs,
+    least memory), then the kind closest to the instance's (same family, then same class)."""
     from fleet.catalog import compatible_spot_pools
 
     own = (instance.region, instance.availability_zone, instance.instance_type)
@@ -69,8 +84,17 @@ def replacement_pools(*, instance: Instance) -> list[Pool]:
             region=instance.region, instance_type__in={pool[2] for pool in safe}
         ).only("region", "availability_zone", "instance_type", "interruption_count", "pool_metadata")
     }
-    # sorted() is stable: equal histories keep the catalog's closest-fit order.
-    return sorted(safe, key=lambda pool: history.get(pool, 0))
+    size = {
+        row[0]: row[1:]
+        for row in InstanceTypeFacts.objects.filter(
+            region=instance.region, instance_type__in={pool[2] for pool in safe}
+        ).values_list("instance_type", "vcpus", "memory_mib")
+    }
+    # sorted() is stable: equal keys keep the catalog's closest-fit order.
+    return sorted(
+        safe,
+        key=lambda pool: (history.get(pool, 0), size.get(pool[2], ()), _kinship(instance.instance_type, pool[2])),
+    )
 
 
 # --- Reacting -------------------------------------------------------------------------------------------

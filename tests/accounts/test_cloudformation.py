@@ -476,7 +476,7 @@ def test_trust_policy_admits_only_the_platform_with_the_right_external_id(monkey
 # --- the stacks really deploy and really deliver (moto's CloudFormation, EventBridge and SQS) ---------------
 
 
-@pytest.mark.filterwarnings("ignore:Tried to parse AWS::SQS::QueuePolicy")
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto: no AWS::SQS::QueuePolicy
 def test_one_stack_per_region_wires_the_interruption_events_to_the_queue(monkeypatch):
     """The home region's stack (CreateRole=true) makes the role and that region's queue and rules; a further
     region's (CreateRole=false) only its queue and rules. An EC2 event put on EventBridge lands on the queue."""

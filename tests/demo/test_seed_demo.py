@@ -164,10 +164,21 @@ def test_seed_demo_builds_a_believable_estate_and_a_rerun_duplicates_nothing(dem
     assert asg_node.instance_metadata["private_ip"] and asg_node.instance_metadata["launch_time"]
     assert live.filter(cluster_membership__nodepool="default", lifecycle=Lifecycle.SPOT).count() == 1
 
-    # Nothing is faked where the product has no service yet: waste, the hive and the SLA stay empty.
+    # Nothing is faked where the product has no service yet: waste stays empty.
     assert not WasteResource.objects.exists()
-    assert not SpotPoolRisk.objects.exists() and not GlobalRiskEvent.objects.exists()
-    assert not DowntimeLog.objects.exists()
+
+    # Interruption events went through EventBridge, the queues and the listener's code: two rebalance
+    # recommendations, three production warnings and a LAB one; the safety net acted on each.
+    events = GlobalRiskEvent.objects.all()
+    assert sorted(events.values_list("event_type", flat=True)) == ["rebalance_notice"] * 2 + ["termination_notice"] * 4
+    assert set(events.values_list("channel", flat=True)) == {"sqs"}
+    assert events.get(account=lab).outcome == "lab_only"
+    assert SpotPoolRisk.objects.filter(is_poisoned=True).count() >= 2
+    assert "replica_promoted" in out and "emergency_replacement" in out and "left_to_kubernetes" in out
+    (downtime,) = DowntimeLog.objects.all()
+    assert downtime.cause == "no_replica" and downtime.account == prod
+    assert downtime.ended_at is not None and 0 <= downtime.duration_seconds < 60
+    assert "Interruption events:" in out and "downtime stretch(es) (SLA page)" in out
 
     # One user per role; the passwords in the closing summary work, and it says where to sign in.
     assert sorted(User.objects.filter(username__startswith="demo-").values_list("role", flat=True)) == sorted(
@@ -210,6 +221,7 @@ def test_seed_demo_builds_a_believable_estate_and_a_rerun_duplicates_nothing(dem
     assert not PASSWORD_LINE.findall(out_again)
     assert "created nothing (already present)" in out_again
     assert "Approvals: 3 pending (0 filed by this run)" in out_again
+    assert "interruption events: already seeded" in out_again and GlobalRiskEvent.objects.count() == 6
     assert len(autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]) == asgs_before
     for username, password in passwords.items():
         assert authenticate(_login_request(), username=username, password=password) is not None
@@ -235,9 +247,16 @@ def test_the_readmes_reset_command_needs_only_the_database_and_says_where_to_sig
     assert summary_file.stat().st_mode & 0o077 == 0  # it holds passwords: the owner's only
 
 
+def _estate_instances():
+    """The demo estate's own instances (not the replicas and replacements the safety net launched)."""
+    return Instance.objects.filter(is_active=True).exclude(instance_metadata__tags__has_key="spotopt:purpose")
+
+
 def test_seed_demo_rebuilds_aws_after_a_moto_restart(demo_aws):
+    urllib.request.urlopen(urllib.request.Request(f"{demo_aws}/moto-api/reset", method="POST"))  # a clean moto
+    aws.forget_cached_credentials()
     seed()
-    before = counts()
+    estate = _estate_instances().count()
     old_ids = set(Instance.objects.values_list("instance_id", flat=True))
     accounts = {a.account_id: (a.pk, a.external_id) for a in Account.objects.all()}
 
@@ -247,7 +266,7 @@ def test_seed_demo_rebuilds_aws_after_a_moto_restart(demo_aws):
     seed()
 
     assert {a.account_id: (a.pk, a.external_id) for a in Account.objects.all()} == accounts
-    assert Instance.objects.filter(is_active=True).count() == before["active_instances"]
+    assert _estate_instances().count() == estate
     assert not Instance.objects.filter(is_active=True, instance_id__in=old_ids).exists()
     assert Instance.objects.filter(is_active=False).count() == len(old_ids)
     assert Instance.objects.filter(is_active=True, auth_status=AuthStatus.FLAGGED).count() == 1

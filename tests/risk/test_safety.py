@@ -192,3 +192,13 @@ def test_a_replica_whose_primary_still_runs_after_6_hours_is_retired_and_counted
     )
     assert pool.pool_metadata["false_alarms"] == 1
     assert false_alarm_replicas_retire() == 0
+
+
+def test_among_equally_fit_pools_the_closest_kind_comes_first():
+    from risk.safety import _kinship
+
+    ranked = sorted(
+        ["g6f.large", "c5.large", "m6i.large", "m5.xlarge", "m5a.large"], key=lambda t: _kinship("m5.large", t)
+    )
+    assert ranked[:1] == ["m5.xlarge"] and set(ranked[1:3]) == {"m6i.large", "m5a.large"}
+    assert _kinship("m5.large", "g6f.large") == _kinship("m5.large", "c5.large") == 2

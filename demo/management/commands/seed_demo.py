@@ -4,6 +4,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from demo import seed
+from risk.models import SpotPoolRisk
+from risk.selectors import poisoned_now
+from sla.models import DowntimeLog
 from spotopt.errors import DomainError
 
 
@@ -56,5 +59,10 @@ class Command(BaseCommand):
                 f"{a.asgs} ASGs, {a.eks_nodes} EKS nodes, {a.spot} Spot, {a.rogue} rogue"
             )
         self.stdout.write(f"Approvals: {result.approvals_pending} pending ({result.approvals_filed} filed by this run)")
+        if result.interruptions is not None:
+            self.stdout.write(
+                f"Interruption events: {SpotPoolRisk.objects.filter(poisoned_now()).count()} poisoned pool(s) "
+                f"(Risk page), {DowntimeLog.objects.count()} downtime stretch(es) (SLA page)"
+            )
         self.stdout.write(f"AWS endpoint: {result.endpoint}")
         self.stdout.write(self.style.SUCCESS("Demo estate ready."))
