@@ -58,6 +58,16 @@ def _event(instance: Instance, detail_type: str) -> dict:
     }
 
 
+def demo_event_send(*, instance: Instance, rebalance: bool = False) -> str:
+    """What AWS does when it is about to interrupt a Spot instance: put the event on the instance's account's
+    EventBridge bus (in the emulator). The running listener then reads it off the account's queue. Returns
+    the event id EventBridge gave it."""
+    entry = _event(instance, REBALANCE if rebalance else INTERRUPTION)
+    events = AccountClients(instance.account)("events", instance.region)
+    answer = wrap_aws(events.put_events, Entries=[entry])
+    return answer["Entries"][0].get("EventId", "")
+
+
 def _put(account: Account, region: str, entries: list[dict]) -> int:
     if not entries:
         return 0

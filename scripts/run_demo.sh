@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole demo on one machine, run the way production runs (demo/demo.env: DEBUG off, whitenoise, gunicorn):
-# moto (the demo AWS), migrations, static files, the demo estate, schedules, the django-q2 cluster and the web
-# server, then a sign-in summary. Run from the repo root once .venv exists (`make demo` does both).
+# moto (the demo AWS), migrations, static files, the demo estate, schedules, the django-q2 cluster, the
+# interruption-event listener and the web server, then a sign-in summary. Run from the repo root once .venv
+# exists (`make demo` does both).
 #   PORT (8000)            web server port          DEMO_MOTO_PORT (5005)  moto server port
 #   SPOTOPT_VAR_DIR (var)  logs go to $SPOTOPT_VAR_DIR/log; the SQLite file lives there unless DATABASE_URL is set
 # Ctrl-C stops everything this script started.
@@ -113,6 +114,9 @@ fi
 echo "Starting the django-q2 cluster (log: $LOG_DIR/qcluster.log)"
 start_bg "$LOG_DIR/qcluster.log" "$PY" manage.py qcluster
 
+echo "Starting the interruption-event listener (log: $LOG_DIR/listener.log)"
+start_bg "$LOG_DIR/listener.log" "$PY" manage.py listen_events
+
 echo "Starting the web server on $SITE_URL (gunicorn; log: $LOG_DIR/web.log)"
 start_bg "$LOG_DIR/web.log" .venv/bin/gunicorn spotopt.wsgi --bind "127.0.0.1:${PORT}" --workers 2 \
     --access-logfile - --error-logfile -
@@ -130,7 +134,8 @@ done
 # Last on the screen: where to sign in, with whom (the file held the passwords; it goes now).
 cat "$SUMMARY"
 rm -f "$SUMMARY"
-echo "Logs: $LOG_DIR/ (web.log, qcluster.log, moto.log). Ctrl-C stops moto, the cluster and the web server."
+echo "Logs: $LOG_DIR/ (web.log, qcluster.log, listener.log, moto.log). Ctrl-C stops moto, the cluster, the"
+echo "listener and the web server."
 # Waited for in the background: bash runs its traps only between commands, and `wait` is interrupted
 # by a signal where a foreground command is not.
 wait "$web_pid"

@@ -303,3 +303,25 @@ def test_seed_demo_writes_nothing_when_the_emulator_does_not_answer(settings):
     with pytest.raises(CommandError, match="Is moto_server running at"):
         seed()
     assert not User.objects.exists()
+
+
+def test_demo_interruption_plays_aws_and_the_listener_reads_it(demo_aws):
+    from risk.listener import Listener
+
+    urllib.request.urlopen(urllib.request.Request(f"{demo_aws}/moto-api/reset", method="POST"))
+    aws.forget_cached_credentials()
+    seed()
+    seeded = GlobalRiskEvent.objects.values("instance_id")
+    target = (
+        Instance.objects.filter(account__account_id=PROD_ID, is_active=True, cluster_membership__asg_name="web-asg")
+        .exclude(instance_id__in=seeded)
+        .first()
+    )
+    out = io.StringIO()
+    call_command("demo_interruption", "--instance", target.instance_id, stdout=out)
+    assert f"Spot interruption warning for {target.instance_id}" in out.getvalue()
+    Listener(wait_seconds=0, threads=1, react=False).run_once()  # the reaction has its own tests
+    event = GlobalRiskEvent.objects.get(instance_id=target.instance_id)
+    assert event.channel == "sqs" and event.outcome in ("poisoned", "extended")
+    with pytest.raises(CommandError, match="No active discovered instance"):
+        call_command("demo_interruption", "--instance", "i-00000000000000000")
