@@ -28,11 +28,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
-from django.db import close_old_connections, connection, transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Account
 from fleet.tasks import DISCOVERABLE
+from spotopt import aws
 from spotopt.aws import client_for, explain_aws_error
 from spotopt.errors import DomainError
 
@@ -51,7 +53,6 @@ BACKOFF_CAP = timedelta(minutes=15)
 # Clients carry the credentials they were built with; assumed-role ones are refreshed 5 minutes before
 # they expire (spotopt.aws), so a client is rebuilt well within that margin.
 CLIENT_MAX_AGE_SECONDS = 240
-REACTION_THREADS = 4
 # On a stop, how long in-flight ingests get to finish; a thread blocked in a long poll is abandoned (its
 # received-but-unhandled messages come back after the visibility timeout).
 STOP_GRACE_SECONDS = 5
@@ -120,10 +121,14 @@ class AccountOutcome:
 
 
 def _connection_refresh() -> None:
-    """Drop a broken or outlived database connection between messages, as a request does; never inside a
-    transaction (a caller's, or a test's)."""
-    if not connection.in_atomic_block:
-        close_old_connections()
+    """Between messages: drop this thread's database connection only when it broke (an error occurred on
+    it and it no longer answers), never inside a transaction (a caller's, or a test's). The listener's
+    threads live for the process, so their connections persist whatever CONN_MAX_AGE says: reconnecting
+    for every message would cost more than the ingest itself."""
+    if connection.in_atomic_block or connection.connection is None:
+        return
+    if connection.errors_occurred and not connection.is_usable():
+        connection.close()
 
 
 # --- Which accounts ---------------------------------------------------------------------------------------
@@ -281,6 +286,17 @@ def _no_queue_message(account: Account, regions: list[str]) -> str:
     )
 
 
+def _clients_prepare(account: Account, regions) -> None:
+    """Build the clients a reaction uses in this account (EC2, Auto Scaling) now, not inside the two
+    minutes (spotopt.aws keeps them for the process)."""
+    for region in regions:
+        for service in ("ec2", "autoscaling"):
+            try:
+                client_for(account, service, region)
+            except (BotoCoreError, ClientError, DomainError):
+                return  # the reaction will say what is wrong
+
+
 # --- One poll ---------------------------------------------------------------------------------------------
 
 
@@ -379,10 +395,7 @@ def _delete(client, url: str, messages: list[dict], *, account: Account, region:
 
 def _react_now(result: IngestResult) -> None:
     _connection_refresh()
-    try:
-        ingest_result_react(result, inline=True)  # logs its own failures
-    finally:
-        connection.close()
+    ingest_result_react(result, inline=True)  # logs its own failures
 
 
 class AccountWorker(threading.Thread):
@@ -429,6 +442,7 @@ class AccountWorker(threading.Thread):
             raise QueueUnavailable(ListenerState.NO_QUEUE, _no_queue_message(self.account, missing))
         channel_record_listening(account=self.account, queues=queues, missing=missing)
         logger.info("event listener: account %s listening in %s", self.account.pk, ", ".join(queues))
+        _clients_prepare(self.account, queues)
         self._serve(queues, missing)
 
     def _record_failure(self, exc: QueueUnavailable) -> None:
@@ -519,7 +533,11 @@ class Listener:
         self.threads = max(1, threads)
         self.stop_event = threading.Event()
         self.workers: dict[tuple, AccountWorker] = {}
-        self._reactions = ThreadPoolExecutor(REACTION_THREADS, thread_name_prefix="risk-react") if react else None
+        self._reactions = self._reaction_pool() if react else None
+
+    @staticmethod
+    def _reaction_pool() -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(settings.RISK_REACTION_THREADS, thread_name_prefix="risk-react")
 
     def react(self, result: IngestResult) -> None:
         if self._reactions is not None:
@@ -575,7 +593,7 @@ class Listener:
     def _finish_reactions(self) -> None:
         if self._reactions is not None:
             self._reactions.shutdown(wait=True)
-            self._reactions = ThreadPoolExecutor(REACTION_THREADS, thread_name_prefix="risk-react")
+            self._reactions = self._reaction_pool()
 
     # --- forever ---
 
@@ -602,7 +620,30 @@ class Listener:
         worker.start()
         return worker
 
+    def warm_reactions(self) -> None:
+        """Make every reaction thread ready before the first warning: its boto3 session (0.2 s of handler
+        registration and file lookups), the EC2 and Auto Scaling models and its database connection. A
+        cold thread would spend that inside the two minutes."""
+        if self._reactions is None:
+            return
+        threads = settings.RISK_REACTION_THREADS
+        ready = threading.Barrier(threads, timeout=30)
+
+        def warm():
+            session = aws.session_for_this_thread()
+            for service in ("ec2", "autoscaling"):
+                session.client(service, region_name=settings.AWS_DEFAULT_REGION, config=aws.client_config())
+            try:
+                connection.ensure_connection()
+            except Exception:  # the database is away: the first reaction connects
+                logger.warning("event listener: a reaction thread could not connect yet")
+            ready.wait()  # every thread takes one warm-up
+
+        for future in [self._reactions.submit(warm) for _ in range(threads)]:
+            future.result()
+
     def run(self) -> None:
+        self.warm_reactions()
         try:
             while not self.stop_event.is_set():
                 try:

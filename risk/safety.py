@@ -226,6 +226,8 @@ def _note(instance: Instance, event: GlobalRiskEvent, reaction: Reaction) -> Non
         "action": reaction.action,
         "detail": reaction.detail,
         "replacement_id": reaction.replacement_id,
+        # When RunInstances (or the replica's launch) was sent: the moment the warning was acted on.
+        "launch_requested_at": reaction.launch_requested_at.isoformat() if reaction.launch_requested_at else "",
         "at": timezone.now().isoformat(),
     }
     metadata = dict(Instance.objects.filter(pk=instance.pk).values_list("instance_metadata", flat=True).first() or {})

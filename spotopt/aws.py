@@ -7,15 +7,19 @@ access_keys accounts. Clients use adaptive retries and connect/read timeouts, an
 settings.AWS_ENDPOINT_URL (moto in the demo and tests). Secrets never appear in logs or errors.
 """
 
+import hashlib
 import logging
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -58,11 +62,32 @@ def _endpoint_kwargs() -> dict:
 _thread_local = threading.local()
 
 
+# The service models (JSON, ~0.1 s to read for EC2) are the same for every thread: one loader, whose cache
+# every thread's session shares, so a new thread's first client does not read them again.
+_loader = None
+_loader_lock = threading.Lock()
+
+
+def _shared_loader():
+    global _loader
+    with _loader_lock:
+        if _loader is None:
+            _loader = botocore.loaders.create_loader()
+        return _loader
+
+
 def _shared_session() -> boto3.session.Session:
     session = getattr(_thread_local, "session", None)
     if session is None:
-        session = _thread_local.session = boto3.session.Session()
+        core = botocore.session.get_session()
+        core.register_component("data_loader", _shared_loader())
+        session = _thread_local.session = boto3.session.Session(botocore_session=core)
     return session
+
+
+def session_for_this_thread() -> boto3.session.Session:
+    """This thread's session, made now (a long-running process warms its threads before it needs them)."""
+    return _shared_session()
 
 
 def platform_client(service: str, region: str | None = None):
@@ -119,6 +144,7 @@ def forget_cached_credentials() -> None:
     with _role_cache_lock:
         _role_cache.clear()
     _principal_cache.clear()
+    forget_cached_clients()
 
 
 def client_with_credentials(
@@ -153,15 +179,50 @@ def credentials_for(account) -> dict:
     }
 
 
+# Building a client costs 40-80 ms of CPU (its service model, endpoint rules, retry handlers): the reaction to
+# an interruption warning needs two or three, so clients are kept, by what they act with, for the process.
+# A botocore client is thread-safe once built (boto3's documentation), its session is not: clients are
+# built on the calling thread's session and then shared. New credentials (a refreshed role) make a new key.
+CLIENT_CACHE_SIZE = 512
+_clients: "OrderedDict[tuple, object]" = OrderedDict()
+_clients_lock = threading.Lock()
+
+
+def _cached_client(service: str, region: str, credentials: dict):
+    fingerprint = hashlib.sha256("\x00".join(str(credentials.get(k, "")) for k in sorted(credentials)).encode())
+    key = (
+        service,
+        region,
+        settings.AWS_ENDPOINT_URL or "",
+        settings.AWS_MAX_ATTEMPTS,
+        settings.AWS_CONNECT_TIMEOUT,
+        settings.AWS_READ_TIMEOUT,
+        fingerprint.hexdigest(),
+    )
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is not None:
+            _clients.move_to_end(key)
+            return client
+    client = _shared_session().client(
+        service, region_name=region, config=client_config(), **credentials, **_endpoint_kwargs()
+    )
+    with _clients_lock:
+        client = _clients.setdefault(key, client)  # another thread may have built it meanwhile
+        while len(_clients) > CLIENT_CACHE_SIZE:
+            _clients.popitem(last=False)
+    return client
+
+
+def forget_cached_clients() -> None:
+    """Drop the kept clients (tests that hook into a session's events want new ones)."""
+    with _clients_lock:
+        _clients.clear()
+
+
 def client_for(account, service: str, region: str | None = None):
     """A client acting in the customer's AWS account, in `region` (default: the account's home region)."""
-    return _shared_session().client(
-        service,
-        region_name=region or account.region or settings.AWS_DEFAULT_REGION,
-        config=client_config(),
-        **credentials_for(account),
-        **_endpoint_kwargs(),
-    )
+    return _cached_client(service, region or account.region or settings.AWS_DEFAULT_REGION, credentials_for(account))
 
 
 # --- Errors a person can act on -----------------------------------------------------------------------

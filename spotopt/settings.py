@@ -238,6 +238,9 @@ APPROVAL_EXPIRY_HOURS = {
 RISK_TENANT_POISONS_PER_HOUR = env.int("RISK_TENANT_POISONS_PER_HOUR", default=20)
 # The SQS queue (one per scanned region of a customer's account) EventBridge delivers interruption events to.
 RISK_EVENT_QUEUE_NAME = env.str("RISK_EVENT_QUEUE_NAME", default="spotopt-interruption-events")
+# The listener reacts to stored events on a pool of its own (each reaction: a few AWS calls and queries),
+# so a burst of warnings is replaced in parallel; each thread holds one database connection.
+RISK_REACTION_THREADS = env.int("RISK_REACTION_THREADS", default=16)
 
 # How long a team invitation link stays valid (days).
 TEAM_INVITATION_DAYS = env.int("TEAM_INVITATION_DAYS", default=7)

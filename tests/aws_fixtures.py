@@ -194,6 +194,7 @@ class AwsCalls:
 
     def install(self) -> "AwsCalls":
         aws._shared_session().events.register("provide-client-params", self._record)
+        aws.forget_cached_clients()  # clients copy the session's events when they are built
         return self
 
     def _record(self, params, model, **kwargs):

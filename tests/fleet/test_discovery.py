@@ -452,10 +452,12 @@ class DenyDescribeInstances:
 
     def install(self):
         aws._shared_session().events.register("before-call.ec2.DescribeInstances", self)
+        aws.forget_cached_clients()  # clients copy the session's events when they are built
         return self
 
     def uninstall(self):
         aws._shared_session().events.unregister("before-call.ec2.DescribeInstances", self)
+        aws.forget_cached_clients()
 
     def __call__(self, context, **kwargs):
         if context["client_region"] not in self.regions:

@@ -322,3 +322,17 @@ def test_platform_principal_arn_or_unknown_when_aws_cannot_be_asked(settings):
     settings.AWS_MAX_ATTEMPTS = 1
     settings.AWS_CONNECT_TIMEOUT = 1
     assert aws.platform_principal_arn_or_unknown() == "the platform's AWS principal"
+
+
+def test_clients_are_kept_by_what_they_act_with(settings):
+    aws.forget_cached_clients()
+    keys = {"aws_access_key_id": "AKIA1", "aws_secret_access_key": "s1"}
+    one = aws._cached_client("ec2", "us-east-1", keys)
+    assert aws._cached_client("ec2", "us-east-1", dict(keys)) is one  # the same credentials: the same client
+    assert aws._cached_client("ec2", "eu-west-1", keys) is not one
+    assert aws._cached_client("ec2", "us-east-1", keys | {"aws_secret_access_key": "s2"}) is not one
+    settings.AWS_READ_TIMEOUT = settings.AWS_READ_TIMEOUT + 1
+    assert aws._cached_client("ec2", "us-east-1", keys) is not one  # another configuration
+    aws.forget_cached_clients()
+    settings.AWS_READ_TIMEOUT = settings.AWS_READ_TIMEOUT - 1
+    assert aws._cached_client("ec2", "us-east-1", keys) is not one  # forgotten: built again
