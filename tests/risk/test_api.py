@@ -277,3 +277,16 @@ def test_held_events_say_so(sample_instance, secret, settings):
     response = post_event(INTERRUPTION, secret)
     assert response.data["results"][0]["outcome"] == EventOutcome.HELD
     assert HeldRiskEvent.objects.get().status == HeldEventStatus.HELD
+
+
+def test_the_channel_list_makes_as_many_queries_for_many_accounts_as_for_one(make_team, make_account):
+    acme = make_team("Acme")
+    EventChannel.objects.create(account=acme.account)
+    api = api_as(acme.client)
+    query_count(api, CHANNELS)
+    few, _ = query_count(api, CHANNELS)
+    for _ in range(10):
+        EventChannel.objects.create(account=make_account(acme.client))
+    query_count(api, CHANNELS)  # the user's account ids are read again after accounts changed
+    many, response = query_count(api, CHANNELS)
+    assert many == few and len(response.data) == 11
