@@ -11,6 +11,7 @@
 """
 
 from django.contrib.auth.models import AnonymousUser
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
@@ -64,6 +65,16 @@ class WebhookSecretAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request):
         return WEBHOOK_SECRET_HEADER
+
+
+class WebhookSecretScheme(OpenApiAuthenticationExtension):
+    """The webhook's security scheme in the OpenAPI schema: an API key in a header."""
+
+    target_class = "risk.api.WebhookSecretAuthentication"
+    name = "eventWebhookSecret"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": WEBHOOK_SECRET_HEADER}
 
 
 class RawBodyParser(BaseParser):
@@ -132,13 +143,14 @@ class RiskEventViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveMode
             f"Authenticated by the account's webhook secret in the `{WEBHOOK_SECRET_HEADER}` header (an "
             "EventBridge connection of type API key with that header name). Each event's `account` must be "
             "the secret's AWS account. Every event is stored once (a redelivery is a `duplicate`), or rejected "
-            "with its reason (kept for the account to see). 200 when at least one event was accepted, 400 when "
-            "none was (EventBridge does not retry a 400), 401 without a valid secret."
+            "with its reason (kept for the account to see). 200 when at least one event was accepted (each "
+            "event's fate in `results`), 400 when none was (EventBridge does not retry a 400; `code` is the "
+            "first event's reason, `errors` every event's by its place), 401 without a valid secret."
         ),
         request={"application/json": OpenApiTypes.OBJECT},
         responses={
             200: OpenApiResponse(IngestResponseSerializer, description="What became of each event."),
-            400: OpenApiResponse(IngestResponseSerializer, description="No event was accepted: the reasons."),
+            400: error_response(400, "No event was accepted: the reasons, by the event's place in the body."),
             401: error_response(401, f"No valid {WEBHOOK_SECRET_HEADER} header."),
         },
     )
@@ -158,9 +170,18 @@ class RiskEventViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveMode
             body=request.data, channel=IngestChannel.WEBHOOK, account=account, react=services.REACT_QUEUED
         )
         counts = {name: sum(1 for r in results if r.status == name) for name in ("stored", "duplicate", "rejected")}
-        body = {**counts, "results": [result.as_dict() for result in results]}
-        accepted = counts["stored"] + counts["duplicate"]
-        return Response(body, status=status.HTTP_200_OK if accepted else status.HTTP_400_BAD_REQUEST)
+        if not counts["stored"] + counts["duplicate"]:
+            # Nothing accepted: the API's error body, each event's reason by its place in the body.
+            first = results[0]
+            detail = f"No event was accepted: {first.message}" + (
+                f" (and {len(results) - 1} more rejected)" if len(results) > 1 else ""
+            )
+            errors = {str(n): [f"{r.reason}: {r.message}"] for n, r in enumerate(results)}
+            return Response(
+                {"detail": detail, "code": first.reason or "event_rejected", "errors": errors},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response({**counts, "results": [result.as_dict() for result in results]})
 
 
 @extend_schema_view(

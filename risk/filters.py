@@ -3,7 +3,7 @@
 import django_filters
 
 from accounts.filters import AccountChoiceFilter
-from spotopt.filters import AnySelect, DateTimePicker, FilterSet, LabelledBooleanWidget, SearchInput
+from spotopt.filters import AnySelect, DateTimePicker, FilterSet, LabelledBooleanWidget, SearchInput, UtcDateTimeFilter
 
 from .choices import EventOutcome, HeldEventStatus, IngestChannel, RejectReason, RiskEventType
 from .models import GlobalRiskEvent, HeldRiskEvent, RejectedIngest, SpotPoolRisk
@@ -41,10 +41,10 @@ class RiskEventFilterSet(FilterSet):
     account = AccountChoiceFilter()
     instance_id = django_filters.CharFilter(label="Instance", widget=SearchInput(attrs={"placeholder": "i-…"}))
     pool_id = django_filters.CharFilter(label="Pool", widget=SearchInput(attrs={"placeholder": "region:az:type"}))
-    received_after = django_filters.IsoDateTimeFilter(
+    received_after = UtcDateTimeFilter(
         field_name="received_at", lookup_expr="gte", label="From", widget=DateTimePicker()
     )
-    received_before = django_filters.IsoDateTimeFilter(
+    received_before = UtcDateTimeFilter(
         field_name="received_at", lookup_expr="lt", label="Until", widget=DateTimePicker()
     )
 

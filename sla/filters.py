@@ -1,7 +1,7 @@
 import django_filters
 
 from accounts.filters import AccountChoiceFilter
-from spotopt.filters import AnySelect, DateTimePicker, FilterSet, LabelledBooleanWidget
+from spotopt.filters import AnySelect, DateTimePicker, FilterSet, LabelledBooleanWidget, UtcDateTimeFilter
 
 from .choices import DowntimeCause
 from .models import DowntimeLog
@@ -16,10 +16,8 @@ class DowntimeFilterSet(FilterSet):
         label="State",
         widget=LabelledBooleanWidget(any_label="Ended or ongoing", yes="Ongoing", no="Ended"),
     )
-    started_after = django_filters.IsoDateTimeFilter(
-        field_name="started_at", lookup_expr="gte", label="From", widget=DateTimePicker()
-    )
-    started_before = django_filters.IsoDateTimeFilter(
+    started_after = UtcDateTimeFilter(field_name="started_at", lookup_expr="gte", label="From", widget=DateTimePicker())
+    started_before = UtcDateTimeFilter(
         field_name="started_at", lookup_expr="lt", label="Until", widget=DateTimePicker()
     )
 

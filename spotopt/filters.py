@@ -3,6 +3,7 @@ and the widgets it is drawn with. The same FilterSet serves the page and the API
 or in neither; the widgets only decide how a page shows it.
 """
 
+import datetime
 import functools
 
 import django_filters
@@ -131,6 +132,25 @@ class LabelledBooleanWidget(Select):
 
     def value_from_datadict(self, data, files, name):
         return self.VALUES.get(data.get(name))
+
+
+class UtcDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 moment, read in UTC: any offset the text carries is applied here, so the database never
+    sees one (PostgreSQL refuses an offset beyond ±15:59, year 200 with +23:00 say); one that leaves the
+    calendar is a field error, not a crash."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None or moment.tzinfo is None:
+            return moment
+        try:
+            return moment.astimezone(datetime.UTC)
+        except (OverflowError, ValueError):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
 
 
 class DateTimePicker(forms.DateTimeInput):

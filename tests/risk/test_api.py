@@ -237,7 +237,8 @@ def test_a_batch_mixes_accepted_and_rejected_events(sample_instance, secret):
 def test_a_wrong_account_call_is_rejected_and_the_next_good_one_processed(sample_instance, secret):
     wrong = json.loads(INTERRUPTION) | {"account": "999999999999"}
     response = post_event(json.dumps(wrong), secret)
-    assert response.status_code == 400 and response.data["results"][0]["reason"] == RejectReason.WRONG_ACCOUNT
+    body = assert_error(response, 400, RejectReason.WRONG_ACCOUNT)
+    assert body["errors"]["0"][0].startswith("wrong_account: The event names AWS account 999999999999")
     rejected = RejectedIngest.objects.get()
     assert rejected.channel == IngestChannel.WEBHOOK and rejected.account == sample_instance.account
     assert post_event(INTERRUPTION, secret).status_code == 200
@@ -246,7 +247,7 @@ def test_a_wrong_account_call_is_rejected_and_the_next_good_one_processed(sample
 
 def test_a_malformed_body_is_a_400_with_the_reason_kept(sample_account, secret):
     response = post_event(b"{not json", secret)
-    assert response.status_code == 400 and response.data["results"][0]["reason"] == RejectReason.MALFORMED
+    assert assert_error(response, 400, RejectReason.MALFORMED)["detail"].startswith("No event was accepted")
     assert RejectedIngest.objects.get().raw_body == "{not json"
 
 
@@ -290,3 +291,14 @@ def test_the_channel_list_makes_as_many_queries_for_many_accounts_as_for_one(mak
     query_count(api, CHANNELS)  # the user's account ids are read again after accounts changed
     many, response = query_count(api, CHANNELS)
     assert many == few and len(response.data) == 11
+
+
+def test_moments_are_read_in_utc_and_one_off_the_calendar_is_a_400(make_team):
+    acme = make_team("Acme")
+    event = make_event(acme.account)
+    api = api_as(acme.client)
+    # Year 200 at +23:00: PostgreSQL refuses the offset itself; read in UTC it is a plain (early) moment.
+    assert api.get("/api/v1/risk/events/?received_before=0200-09-21T15:30:36%2B23:00").data["results"] == []
+    after = api.get("/api/v1/risk/events/?received_after=2000-01-01T00:00:00%2B05:00").data["results"]
+    assert [row["id"] for row in after] == [str(event.pk)]
+    assert_error(api.get("/api/v1/risk/events/?received_after=0001-01-01T00:00:00%2B05:00"), 400)

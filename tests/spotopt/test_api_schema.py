@@ -16,6 +16,8 @@ from rest_framework.test import APIClient
 ERROR_REF = "#/components/schemas/Error"
 WRITES = {"post", "put", "patch", "delete"}
 TOKEN_PATHS = {"/api/v1/auth/token/", "/api/v1/auth/token/refresh/", "/api/v1/auth/token/blacklist/"}
+# Writes no person makes: the caller is an account, authenticated by its secret (no role, no session, no CSRF).
+ACCOUNT_AUTHENTICATED_PATHS = {"/api/v1/risk/events/ingest/"}
 
 # What each operation answers, besides its success: read from the views and the services they call.
 EXPECTED_ERRORS = {
@@ -48,6 +50,24 @@ EXPECTED_ERRORS = {
     ("get", "/api/v1/instances/"): {400, 401, 404},
     ("get", "/api/v1/instances/{id}/"): {401, 404},
     ("patch", "/api/v1/instances/{id}/"): {400, 401, 403, 404, 413, 415},
+    ("get", "/api/v1/risk/channels/"): {401},  # one row per account of yours: no filters, no pages
+    ("get", "/api/v1/risk/channels/{account_id}/"): {401, 404},
+    ("post", "/api/v1/risk/channels/{account_id}/rotate-secret/"): {401, 403, 404},
+    ("get", "/api/v1/risk/events/"): {400, 401, 404},
+    ("get", "/api/v1/risk/events/{id}/"): {401, 404},
+    ("post", "/api/v1/risk/events/ingest/"): {400, 401, 413, 415, 429},  # 401: no valid secret; 429: throttled
+    ("get", "/api/v1/risk/held/"): {400, 401, 404},
+    ("get", "/api/v1/risk/held/{id}/"): {401, 404},
+    ("post", "/api/v1/risk/held/{id}/dismiss/"): {400, 401, 403, 404, 409, 413, 415},
+    ("post", "/api/v1/risk/held/{id}/release/"): {400, 401, 403, 404, 409, 413, 415},
+    ("get", "/api/v1/risk/pools/"): {400, 401, 404},
+    ("get", "/api/v1/risk/pools/{id}/"): {401, 404},
+    ("post", "/api/v1/risk/pools/{id}/lift/"): {400, 401, 403, 404, 409, 413, 415},  # 409: not poisoned
+    ("get", "/api/v1/risk/rejected/"): {400, 401, 404},
+    ("get", "/api/v1/risk/rejected/{id}/"): {401, 404},
+    ("get", "/api/v1/sla/downtime/"): {400, 401, 404},
+    ("get", "/api/v1/sla/downtime/{id}/"): {401, 404},
+    ("get", "/api/v1/sla/summary/"): {400, 401},  # 400: months or a filter value
     ("post", "/api/v1/auth/token/"): {400, 401, 413, 415, 429},  # 429: django-axes' lockout
     ("post", "/api/v1/auth/token/refresh/"): {400, 401, 413, 415},
     ("post", "/api/v1/auth/token/blacklist/"): {400, 401, 413, 415},
@@ -133,7 +153,7 @@ def test_the_rules_hold_on_every_operation(schema):
         errors = error_statuses(operation)
         assert 401 in errors, where  # signed-in users only; wrong credentials on the token endpoints
         assert errors <= {400, 401, 403, 404, 409, 413, 415, 429, 503}, where
-        if method in WRITES and path not in TOKEN_PATHS:
+        if method in WRITES and path not in TOKEN_PATHS | ACCOUNT_AUTHENTICATED_PATHS:
             assert 403 in errors, where  # the role matrix, a service's policy, CSRF
         if "{" in path:
             assert 404 in errors, where
