@@ -213,12 +213,19 @@ def permission_statements(*, queue_name: str = DEFAULT_EVENT_QUEUE_NAME) -> list
             ["ec2:StopInstances", "ec2:StartInstances", "ec2:TerminateInstances"],
             _ec2_arn("instance/*"),
         ),
-        # Spot switch inside an Auto Scaling group: attach the Spot replacement, detach the original (with
-        # ShouldDecrementDesiredCapacity, so the group keeps its size). Nothing else: no capacity or
-        # configuration changes (SetDesiredCapacity/UpdateAutoScalingGroup) and no standby juggling.
+        # Swapping an Auto Scaling group member (the Spot switch, the interruption safety net): attach the
+        # replacement first, then take the original out (DetachInstances for a switch, or
+        # TerminateInstanceInAutoScalingGroup for a doomed Spot member, so its lifecycle hooks and draining
+        # run), with ShouldDecrementDesiredCapacity so the group keeps its size. A full group's MaxSize is
+        # raised by one for the swap and put back (UpdateAutoScalingGroup); no other configuration changes.
         _statement(
             "SwapAutoScalingGroupInstances",
-            ["autoscaling:AttachInstances", "autoscaling:DetachInstances"],
+            [
+                "autoscaling:AttachInstances",
+                "autoscaling:DetachInstances",
+                "autoscaling:TerminateInstanceInAutoScalingGroup",
+                "autoscaling:UpdateAutoScalingGroup",
+            ],
             _sub("arn:${AWS::Partition}:autoscaling:*:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/*"),
         ),
         # Deleting waste after its grace period and an approval. Like rogue instances, waste (idle Elastic IPs,

@@ -157,8 +157,11 @@ def instance_terminate(*, instance: Instance, reason: str) -> None:
 
 def asg_member_replace(*, doomed: Instance, replacement: Instance) -> None:
     """Put `replacement` into the doomed member's Auto Scaling group, then take the doomed one out:
-    attached first, detached second, so the group's capacity never drops (its MaxSize is raised by one
-    for the moment when the group is full, and put back)."""
+    attached first, removed second, so the group's capacity never drops (its MaxSize is raised by one
+    for the moment when the group is full, and put back). The doomed member is removed with
+    TerminateInstanceInAutoScalingGroup (desired capacity decremented), as the group's own Capacity
+    Rebalancing does: its lifecycle hooks and load-balancer draining run, and it is not left running
+    outside the group (where it would cost money until AWS reclaims it, if ever, for a rebalance)."""
     group_name = (doomed.cluster_membership or {}).get("asg_name")
     if not group_name:
         raise DomainError(f"{doomed.instance_id} is not in an Auto Scaling group.", code="not_in_asg")
@@ -169,11 +172,11 @@ def asg_member_replace(*, doomed: Instance, replacement: Instance) -> None:
         if full:
             asg.update_auto_scaling_group(AutoScalingGroupName=group_name, MaxSize=group["MaxSize"] + 1)
         asg.attach_instances(AutoScalingGroupName=group_name, InstanceIds=[replacement.instance_id])
-        asg.detach_instances(
-            AutoScalingGroupName=group_name, InstanceIds=[doomed.instance_id], ShouldDecrementDesiredCapacity=True
-        )
+        asg.terminate_instance_in_auto_scaling_group(InstanceId=doomed.instance_id, ShouldDecrementDesiredCapacity=True)
         if full:
             asg.update_auto_scaling_group(AutoScalingGroupName=group_name, MaxSize=group["MaxSize"])
     membership = dict(replacement.cluster_membership or {}) | {"asg_name": group_name}
-    Instance.objects.filter(pk=replacement.pk).update(cluster_membership=membership, updated_at=timezone.now())
+    now = timezone.now()
+    Instance.objects.filter(pk=replacement.pk).update(cluster_membership=membership, updated_at=now)
+    Instance.objects.filter(pk=doomed.pk).update(is_active=False, updated_at=now)  # being terminated
     logger.info("%s replaced %s in %s", replacement.instance_id, doomed.instance_id, group_name)

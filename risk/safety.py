@@ -3,7 +3,7 @@
 - A rebalance recommendation on an active PROD standalone instance launches a replica in the best
   non-poisoned compatible Spot pool (tagged, is_replica, replica_of, replica_expiry = now + 6 h). For an
   Auto Scaling group member the replacement is launched and attached before the doomed member is
-  detached, so the group's capacity never drops.
+  taken out (terminated in the group, its hooks and draining run), so the group's capacity never drops.
 - A termination warning on an instance with a live replica promotes the replica: no downtime, nothing is
   logged. Without one an emergency replacement is launched (a safe Spot pool, else on-demand in the same
   zone) and the downtime is logged (cause no_replica) from the warning until the replacement runs.
@@ -153,7 +153,8 @@ def _on_rebalance(instance: Instance) -> Reaction:
         asg_member_replace(doomed=instance, replacement=replica)
         return Reaction(
             "asg_replaced",
-            f"{replica.instance_id} ({instance_type}, {zone}) attached to the group before this instance was detached.",
+            f"{replica.instance_id} ({instance_type}, {zone}) attached to the group before the group terminated "
+            "this instance.",
             replica.instance_id,
             launched.requested_at,
         )

@@ -35,7 +35,8 @@ REQUIRED_ACTIONS_BY_PURPOSE = {
     "the Spot switch (also inside Auto Scaling groups)": """
         ec2:RunInstances ec2:CreateTags ec2:TerminateInstances ec2:StopInstances ec2:StartInstances
         ec2:RequestSpotInstances ec2:CancelSpotInstanceRequests
-        autoscaling:AttachInstances autoscaling:DetachInstances iam:PassRole
+        autoscaling:AttachInstances autoscaling:DetachInstances autoscaling:TerminateInstanceInAutoScalingGroup
+        autoscaling:UpdateAutoScalingGroup iam:PassRole
     """,
     "approved waste deletion": "ec2:ReleaseAddress ec2:DeleteVolume ec2:DeleteSnapshot ec2:DeregisterImage",
     "interruption events: read the stack's SQS queue": """

@@ -122,8 +122,13 @@ def test_an_asg_member_is_swapped_attach_first_and_capacity_never_drops(ec2, acc
     aws_calls.calls.clear()
     asg_member_replace(doomed=doomed, replacement=replacement)
     changes = [name for name, _ in aws_calls.calls if name != "DescribeAutoScalingGroups"]
-    assert changes == ["UpdateAutoScalingGroup", "AttachInstances", "DetachInstances", "UpdateAutoScalingGroup"]
-    assert aws_calls.named("DetachInstances")[0]["ShouldDecrementDesiredCapacity"] is True
+    assert changes == [
+        "UpdateAutoScalingGroup",
+        "AttachInstances",
+        "TerminateInstanceInAutoScalingGroup",
+        "UpdateAutoScalingGroup",
+    ]
+    assert aws_calls.named("TerminateInstanceInAutoScalingGroup")[0]["ShouldDecrementDesiredCapacity"] is True
     group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["web-asg"])["AutoScalingGroups"][0]
     ids = {member["InstanceId"] for member in group["Instances"]}
     assert replacement.instance_id in ids and doomed.instance_id not in ids

@@ -148,12 +148,21 @@ def test_an_asg_member_gets_its_replacement_attached_before_it_is_detached(ec2, 
     aws_calls.calls.clear()
     deliver(REBALANCE, doomed)
     names = [name for name, _ in aws_calls.calls]
-    assert names.index("RunInstances") < names.index("AttachInstances") < names.index("DetachInstances")
+    assert (
+        names.index("RunInstances")
+        < names.index("AttachInstances")
+        < names.index("TerminateInstanceInAutoScalingGroup")
+    )
     group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["web-asg"])["AutoScalingGroups"][0]
     members = {m["InstanceId"] for m in group["Instances"]}
     assert doomed.instance_id not in members and note(doomed)["replacement_id"] in members
     assert group["DesiredCapacity"] == 2
     assert note(doomed)["action"] == "asg_replaced"
+    # Taken out by the group itself (its hooks run), not left running outside it.
+    assert ec2.describe_instances(InstanceIds=[doomed.instance_id])["Reservations"][0]["Instances"][0]["State"][
+        "Name"
+    ] in ("shutting-down", "terminated")
+    assert not Instance.objects.get(pk=doomed.pk).is_active
 
 
 def test_kubernetes_nodes_are_recorded_and_left_to_the_cluster(ec2, account, client):
