@@ -23,7 +23,7 @@ from spotopt.tenancy import ObjectActionView, TenantObjectMixin, TenantScopedMix
 
 from . import presentation, services
 from .api import WEBHOOK_SECRET_HEADER
-from .choices import HeldEventStatus
+from .choices import HeldEventStatus, ListenerState
 from .filters import HeldEventFilterSet, RejectedIngestFilterSet, RiskEventFilterSet, SpotPoolFilterSet
 from .forms import HeldDecisionForm, PoolLiftForm
 from .queues import LISTENER_IAM_ACTIONS, SETUP_IAM_ACTIONS
@@ -187,7 +187,10 @@ def render_account_channel(request, account, *, new_secret: str = ""):
         "channel": channel,
         "queue_name": settings.RISK_EVENT_QUEUE_NAME,
         "regions": account.regions_to_scan,
-        "missing_regions": [r for r in account.regions_to_scan if channel is None or r not in channel.queues],
+        # Known only once the listener has looked.
+        "missing_regions": [r for r in account.regions_to_scan if r not in channel.queues]
+        if channel is not None and channel.listener_state != ListenerState.UNKNOWN
+        else [],
         "webhook_url": request.build_absolute_uri(reverse("risk-event-ingest")),
         "secret_header": WEBHOOK_SECRET_HEADER,
         "new_secret": new_secret,

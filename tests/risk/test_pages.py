@@ -198,3 +198,13 @@ def test_the_channel_page_and_the_secret_are_the_tenants(acme, globex):
     assert signed_in(globex.client).post(reverse("risk_webhook_secret", args=[acme.account.pk])).status_code == 404
     assert signed_in(acme.viewer).post(reverse("risk_webhook_secret", args=[acme.account.pk])).status_code == 403
     assert not EventChannel.objects.exists()
+
+
+def test_a_region_without_a_queue_is_said_only_once_the_listener_looked(acme):
+    url = reverse("risk_account_channel", args=[acme.account.pk])
+    EventChannel.objects.create(account=acme.account)  # a webhook secret made it; not polled yet
+    page = html(signed_in(acme.viewer).get(url))
+    assert "No queue found" not in page and "Not polled yet" in page
+    EventChannel.objects.filter(account=acme.account).update(listener_state="no_queue")
+    page = html(signed_in(acme.viewer).get(url))
+    assert "No queue found" in page and "Create the queue and rules in" in page
