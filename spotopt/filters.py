@@ -111,6 +111,13 @@ class AnySelect(Select):
         context["widget"]["attrs"].pop("multiple", None)
         return context
 
+    def value_from_datadict(self, data, files, name):
+        # The "Any …" option submits an empty value: it means no filter, not an invalid choice.
+        values = data.getlist(name) if hasattr(data, "getlist") else data.get(name)
+        if values is None or isinstance(values, str):
+            values = [] if not values else [values]
+        return [value for value in values if value != ""]
+
     def optgroups(self, name, value, attrs=None):
         groups = super().optgroups(name, value, attrs)
         selected = any(option["selected"] for _, options, _ in groups for option in options)

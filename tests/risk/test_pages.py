@@ -208,3 +208,12 @@ def test_a_region_without_a_queue_is_said_only_once_the_listener_looked(acme):
     EventChannel.objects.filter(account=acme.account).update(listener_state="no_queue")
     page = html(signed_in(acme.viewer).get(url))
     assert "No queue found" in page and "Create the queue and rules in" in page
+
+
+def test_the_filter_bars_any_option_is_no_filter(acme):
+    """What a browser submits for "Any event" and "Any channel": empty values, which filter nothing."""
+    make_event(acme.account, 0, instance_id="i-0aaaaaaaaaaaaaaa1")
+    make_event(acme.account, 1, instance_id="i-0aaaaaaaaaaaaaaa2")
+    page = html(signed_in(acme.viewer).get(reverse("risk_events") + "?event_type=&outcome=counted&channel=&account="))
+    assert "Some filters were ignored" not in page
+    assert "i-0aaaaaaaaaaaaaaa2" in page and "i-0aaaaaaaaaaaaaaa1" not in page
