@@ -3,6 +3,7 @@ percentiles."""
 
 import os
 import secrets
+import socket
 import statistics
 import sys
 from contextlib import contextmanager
@@ -58,3 +59,10 @@ def percentile(values: list[float], fraction: float) -> float:
     if len(values) == 1:
         return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[round(fraction * 100) - 1]
+
+
+def free_port() -> int:
+    """A free local TCP port (for the moto server or gunicorn a benchmark starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -33,7 +33,6 @@ import logging
 import os
 import secrets
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -44,7 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import django_environment, scratch_database
+from common import django_environment, free_port, scratch_database
 
 REGIONS = ["us-east-1", "eu-west-1", "us-west-2", "eu-central-1", "ap-southeast-1", "us-east-2"]
 LAUNCH_BATCH = 500
@@ -87,12 +86,6 @@ def parse_args():
     if args.rogue_instances and args.rogue_instances < 4:
         parser.error("--rogue-instances must be 0 or at least 4")
     return args
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- The AWS side --------------------------------------------------------------------------------------

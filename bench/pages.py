@@ -22,7 +22,6 @@ What it does:
 import argparse
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import BASE_DIR, django_environment, percentile, scratch_database
+from common import BASE_DIR, django_environment, free_port, percentile, scratch_database
 
 PASSWORD = "bench-" + secrets.token_urlsafe(12)
 # A deep page: the cursor of the row this far into team A's default order (page 900 of 50 rows).
@@ -304,12 +303,6 @@ def print_plans(estate) -> None:
 
 
 # --- Over HTTP ------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_gunicorn(database_name: str, tmp: Path) -> tuple[subprocess.Popen, str]:

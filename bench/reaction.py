@@ -31,7 +31,6 @@ import logging
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,7 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import BASE_DIR, django_environment, percentile, scratch_database
+from common import BASE_DIR, django_environment, free_port, percentile, scratch_database
 
 REGION = "us-east-1"
 TARGET_P99 = 1.0
@@ -59,12 +58,6 @@ def parse_args():
     if args.events < args.accounts or args.accounts < 1:
         parser.error("--events must be at least --accounts, and --accounts at least 1")
     return args
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def customer_session(moto_url: str, aws_account: str):

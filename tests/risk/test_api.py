@@ -3,7 +3,6 @@
 webhook itself with AWS's documented samples byte for byte."""
 
 import json
-from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -16,13 +15,11 @@ from risk.models import EventChannel, GlobalRiskEvent, HeldRiskEvent, RejectedIn
 from risk.services import event_webhook_secret_rotate
 from tests.api_contract import ApiContract, Call, Endpoint, api_as, assert_error, environment_of, query_count
 from tests.aws_fixtures import MOTO_DEFAULT_ACCOUNT, moto  # noqa: F401
+from tests.risk.conftest import INTERRUPTION, REBALANCE
 from tests.risk.factories import make_event, make_held, make_pool, make_rejected
 
 pytestmark = pytest.mark.django_db
 
-FIXTURES = Path(__file__).parent / "fixtures"
-INTERRUPTION = (FIXTURES / "spot-interruption-warning.json").read_bytes()
-REBALANCE = (FIXTURES / "rebalance-recommendation.json").read_bytes()
 INGEST = "/api/v1/risk/events/ingest/"
 POOLS = "/api/v1/risk/pools/"
 CHANNELS = "/api/v1/risk/channels/"
@@ -181,28 +178,6 @@ def test_a_read_only_user_and_an_outsider_cannot_make_a_secret(make_team):
 
 
 # --- The webhook --------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def sample_account(make_user, make_account):
-    return make_account(
-        make_user(Role.CLIENT),
-        account_id=MOTO_DEFAULT_ACCOUNT,
-        role_arn=f"arn:aws:iam::{MOTO_DEFAULT_ACCOUNT}:role/SpotOptimizerRole",
-        regions=["us-east-2"],
-    )
-
-
-@pytest.fixture
-def sample_instance(sample_account, make_instance):
-    return make_instance(
-        sample_account,
-        instance_id="i-1234567890abcdef0",
-        region="us-east-2",
-        availability_zone="us-east-2b",
-        instance_type="c5.xlarge",
-        lifecycle="spot",
-    )
 
 
 @pytest.fixture

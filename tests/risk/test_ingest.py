@@ -2,7 +2,6 @@
 documented samples byte for byte, attribution, pool resolution, idempotency, rejections."""
 
 import json
-from pathlib import Path
 
 import boto3
 import pytest
@@ -13,34 +12,7 @@ from risk.choices import EventOutcome, IngestChannel, RejectReason, RiskEventTyp
 from risk.models import GlobalRiskEvent, RejectedIngest, SpotPoolRisk
 from risk.services import risk_events_ingest
 from tests.aws_fixtures import MOTO_DEFAULT_ACCOUNT, moto  # noqa: F401
-
-FIXTURES = Path(__file__).parent / "fixtures"
-INTERRUPTION = (FIXTURES / "spot-interruption-warning.json").read_bytes()
-REBALANCE = (FIXTURES / "rebalance-recommendation.json").read_bytes()
-SAMPLE_INSTANCE = "i-1234567890abcdef0"
-
-
-@pytest.fixture
-def sample_account(make_user, make_account):
-    """The connected account AWS's samples name (123456789012), production."""
-    return make_account(
-        make_user(),
-        account_id=MOTO_DEFAULT_ACCOUNT,
-        role_arn=f"arn:aws:iam::{MOTO_DEFAULT_ACCOUNT}:role/SpotOptimizerRole",
-        regions=["us-east-2"],
-    )
-
-
-@pytest.fixture
-def sample_instance(sample_account, make_instance):
-    return make_instance(
-        sample_account,
-        instance_id=SAMPLE_INSTANCE,
-        region="us-east-2",
-        availability_zone="us-east-2b",
-        instance_type="c5.xlarge",
-        lifecycle="spot",
-    )
+from tests.risk.conftest import INTERRUPTION, REBALANCE
 
 
 def ingest(body, **kwargs):

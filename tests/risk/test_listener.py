@@ -13,7 +13,6 @@ import threading
 import time
 import zlib
 from datetime import timedelta
-from pathlib import Path
 
 import boto3
 import pytest
@@ -29,39 +28,13 @@ from risk.models import EventChannel, GlobalRiskEvent, RejectedIngest, SpotPoolR
 from risk.queues import event_queue_setup
 from spotopt import aws
 from tests.aws_fixtures import MOTO_DEFAULT_ACCOUNT, moto  # noqa: F401
+from tests.risk.conftest import INTERRUPTION, REBALANCE
 
 pytestmark = pytest.mark.usefixtures("moto")
 
-FIXTURES = Path(__file__).parent / "fixtures"
-INTERRUPTION = (FIXTURES / "spot-interruption-warning.json").read_bytes()
-REBALANCE = (FIXTURES / "rebalance-recommendation.json").read_bytes()
 # AWS's two samples share one event id; a real rebalance recommendation has its own.
 REBALANCE_OWN_ID = REBALANCE.replace(b"12345678-1234-1234-1234-123456789012", b"87654321-4321-4321-4321-210987654321")
-SAMPLE_INSTANCE = "i-1234567890abcdef0"
 REGION = "us-east-2"
-
-
-@pytest.fixture
-def sample_account(make_user, make_account):
-    """The connected account AWS's samples name (123456789012, moto's own), production, scanning us-east-2."""
-    return make_account(
-        make_user(),
-        account_id=MOTO_DEFAULT_ACCOUNT,
-        role_arn=f"arn:aws:iam::{MOTO_DEFAULT_ACCOUNT}:role/SpotOptimizerRole",
-        regions=[REGION],
-    )
-
-
-@pytest.fixture
-def sample_instance(sample_account, make_instance):
-    return make_instance(
-        sample_account,
-        instance_id=SAMPLE_INSTANCE,
-        region=REGION,
-        availability_zone="us-east-2b",
-        instance_type="c5.xlarge",
-        lifecycle="spot",
-    )
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ naming the IAM actions, and AWS's documented samples travelling EventBridge -> t
 
 import io
 import json
-from pathlib import Path
 
 import boto3
 import pytest
@@ -21,24 +20,11 @@ from tests.aws_fixtures import (
     moto,  # noqa: F401
     with_iam_auth,
 )
+from tests.risk.conftest import INTERRUPTION, REBALANCE
 
 pytestmark = pytest.mark.usefixtures("moto")
 
-FIXTURES = Path(__file__).parent / "fixtures"
-INTERRUPTION = (FIXTURES / "spot-interruption-warning.json").read_bytes()
-REBALANCE = (FIXTURES / "rebalance-recommendation.json").read_bytes()
 QUEUE = "spotopt-interruption-events"
-
-
-@pytest.fixture
-def sample_account(make_user, make_account):
-    """The account AWS's samples name (123456789012, moto's own), connected by a role, scanning us-east-2."""
-    return make_account(
-        make_user(),
-        account_id=MOTO_DEFAULT_ACCOUNT,
-        role_arn=f"arn:aws:iam::{MOTO_DEFAULT_ACCOUNT}:role/SpotOptimizerRole",
-        regions=["us-east-2"],
-    )
 
 
 def keys_account(make_account, user, keys, **overrides):
