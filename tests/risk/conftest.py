@@ -1,6 +1,7 @@
 """Shared fixtures of the risk tests: the connected account and the Spot instance AWS's documented
 sample events name (tests/risk/fixtures)."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,20 @@ def sample_instance(sample_account, make_instance):
         instance_type="c5.xlarge",
         lifecycle="spot",
     )
+
+
+def put_sample(events, sample: bytes) -> None:
+    """What AWS does with a sample: PutEvents of its Source, DetailType, Detail and Resources (EventBridge
+    adds the rest of the envelope)."""
+    event = json.loads(sample)
+    answer = events.put_events(
+        Entries=[
+            {
+                "Source": event["source"],
+                "DetailType": event["detail-type"],
+                "Detail": json.dumps(event["detail"]),
+                "Resources": event["resources"],
+            }
+        ]
+    )
+    assert answer["FailedEntryCount"] == 0

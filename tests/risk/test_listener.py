@@ -28,7 +28,7 @@ from risk.models import EventChannel, GlobalRiskEvent, RejectedIngest, SpotPoolR
 from risk.queues import event_queue_setup
 from spotopt import aws
 from tests.aws_fixtures import MOTO_DEFAULT_ACCOUNT, moto  # noqa: F401
-from tests.risk.conftest import INTERRUPTION, REBALANCE
+from tests.risk.conftest import INTERRUPTION, REBALANCE, put_sample
 
 pytestmark = pytest.mark.usefixtures("moto")
 
@@ -103,18 +103,7 @@ def test_the_samples_go_from_the_eventbridge_rules_through_the_queue_to_the_list
     event_queue_setup made route them to the queue; the listener's own code stores them."""
     events = boto3.client("events", region_name=REGION)
     for sample in (INTERRUPTION, REBALANCE):
-        event = json.loads(sample)
-        answer = events.put_events(
-            Entries=[
-                {
-                    "Source": event["source"],
-                    "DetailType": event["detail-type"],
-                    "Detail": json.dumps(event["detail"]),
-                    "Resources": event["resources"],
-                }
-            ]
-        )
-        assert answer["FailedEntryCount"] == 0
+        put_sample(events, sample)
     [outcome] = listen_once()
     assert (outcome.stats.received, outcome.stats.stored, outcome.stats.deleted) == (2, 2, 2)
     stored = {e.event_type: e for e in GlobalRiskEvent.objects.all()}

@@ -20,7 +20,7 @@ from tests.aws_fixtures import (
     moto,  # noqa: F401
     with_iam_auth,
 )
-from tests.risk.conftest import INTERRUPTION, REBALANCE
+from tests.risk.conftest import INTERRUPTION, REBALANCE, put_sample
 
 pytestmark = pytest.mark.usefixtures("moto")
 
@@ -32,22 +32,6 @@ def keys_account(make_account, user, keys, **overrides):
     account.set_access_keys(*keys)
     account.save()
     return account
-
-
-def _put_sample(events, sample: bytes):
-    """PutEvents with the sample's Source, DetailType, Detail and Resources (EventBridge adds the rest)."""
-    event = json.loads(sample)
-    answer = events.put_events(
-        Entries=[
-            {
-                "Source": event["source"],
-                "DetailType": event["detail-type"],
-                "Detail": json.dumps(event["detail"]),
-                "Resources": event["resources"],
-            }
-        ]
-    )
-    assert answer["FailedEntryCount"] == 0
 
 
 def test_setup_creates_the_queue_policy_and_rules_and_is_idempotent(sample_account):
@@ -96,8 +80,8 @@ def test_the_documented_samples_travel_from_eventbridge_to_the_queue(sample_acco
     detail and resources; the listener's tests also send the samples' bytes straight to the queue."""
     url = event_queue_setup(account=sample_account)["us-east-2"].queue_url
     events = boto3.client("events", region_name="us-east-2")
-    _put_sample(events, INTERRUPTION)
-    _put_sample(events, REBALANCE)
+    put_sample(events, INTERRUPTION)
+    put_sample(events, REBALANCE)
     events.put_events(
         Entries=[{"Source": "aws.ec2", "DetailType": "EC2 Instance State-change Notification", "Detail": "{}"}]
     )
