@@ -114,6 +114,15 @@ def _ec2_arn(resource: str, *, with_account: bool = True) -> dict:
     return _sub(f"arn:${{AWS::Partition}}:ec2:*:{account}:{resource}")
 
 
+def _waste_resources() -> list[dict]:
+    return [
+        _ec2_arn("elastic-ip/*"),
+        _ec2_arn("volume/*"),
+        _ec2_arn("snapshot/*", with_account=False),
+        _ec2_arn("image/*", with_account=False),
+    ]
+
+
 def permission_statements(*, queue_name: str = DEFAULT_EVENT_QUEUE_NAME) -> list[dict]:
     """The inline policy's statements, one per purpose, each with the fewest actions and narrowest resources.
 
@@ -135,6 +144,7 @@ def permission_statements(*, queue_name: str = DEFAULT_EVENT_QUEUE_NAME) -> list
                 "ec2:DescribeSpotPriceHistory",
                 "ec2:DescribeSpotInstanceRequests",
                 "ec2:DescribeImages",
+                "ec2:DescribeImageAttribute",
                 "ec2:DescribeSnapshots",
                 "ec2:DescribeVolumes",
                 "ec2:DescribeAddresses",
@@ -180,8 +190,8 @@ def permission_statements(*, queue_name: str = DEFAULT_EVENT_QUEUE_NAME) -> list
             ["ec2:CancelSpotInstanceRequests"],
             _ec2_arn("spot-instances-request/*"),
         ),
-        # Tags are only written while launching (copying the original's tags onto its replacement), never
-        # on existing resources: tags may drive other IAM policies (ABAC) in the customer's account.
+        # Tags are written while launching (copying the original's tags onto its replacement); on existing
+        # resources only the waste flag below: tags may drive other IAM policies (ABAC) in the customer's account.
         _statement(
             "TagOnLaunch",
             ["ec2:CreateTags"],
@@ -228,18 +238,29 @@ def permission_statements(*, queue_name: str = DEFAULT_EVENT_QUEUE_NAME) -> list
             ],
             _sub("arn:${AWS::Partition}:autoscaling:*:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/*"),
         ),
+        # The waste flag the owner sees in their console (`spotopt:waste = delete@<date>` or `keep`), put on and
+        # taken off idle Elastic IPs, volumes, snapshots and AMIs, and on a volume's final snapshot as it is
+        # made: that one tag key and nothing else.
+        _statement(
+            "TagWasteResources",
+            ["ec2:CreateTags", "ec2:DeleteTags"],
+            _waste_resources(),
+            {"ForAllValues:StringEquals": {"aws:TagKeys": ["spotopt:waste"]}},
+        ),
         # Deleting waste after its grace period and an approval. Like rogue instances, waste (idle Elastic IPs,
         # unattached volumes, old snapshots, unused AMIs) is usually untagged, so no tag condition; the
-        # resources are limited to their type (and, where the ARN has one, to this account).
+        # resources are limited to their type (and, where the ARN has one, to this account). CreateSnapshot
+        # takes a volume's final snapshot before it is deleted (the account's setting, on by default).
         _statement(
             "DeleteApprovedWaste",
-            ["ec2:ReleaseAddress", "ec2:DeleteVolume", "ec2:DeleteSnapshot", "ec2:DeregisterImage"],
             [
-                _ec2_arn("elastic-ip/*"),
-                _ec2_arn("volume/*"),
-                _ec2_arn("snapshot/*", with_account=False),
-                _ec2_arn("image/*", with_account=False),
+                "ec2:ReleaseAddress",
+                "ec2:DeleteVolume",
+                "ec2:DeleteSnapshot",
+                "ec2:DeregisterImage",
+                "ec2:CreateSnapshot",
             ],
+            _waste_resources(),
         ),
         # EC2 Spot interruption warnings and rebalance recommendations arrive on an SQS queue that the stack
         # itself creates (with the EventBridge rules feeding it), so the role only finds the queue, reads its

@@ -3,6 +3,7 @@ import uuid
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.dateparse import parse_datetime
@@ -198,6 +199,12 @@ class Account(TimestampedModel):
     # account's instances to (empty: any type) and may never move them to (denied wins over allowed).
     allowed_instance_types = models.JSONField(default=list, blank=True)
     denied_instance_types = models.JSONField(default=list, blank=True)
+    # Waste: days between flagging an idle resource (tagging it in AWS) and asking to delete it, and whether a
+    # volume is snapshotted before it is deleted.
+    waste_grace_days = models.PositiveSmallIntegerField(
+        default=7, validators=[MinValueValidator(1), MaxValueValidator(90)]
+    )
+    waste_final_snapshot = models.BooleanField(default=True)
     status = models.CharField(
         max_length=16, choices=AccountStatus.choices, default=AccountStatus.PENDING, db_index=True
     )
@@ -213,6 +220,10 @@ class Account(TimestampedModel):
             choices_check("environment_type", EnvironmentType, name="account_environment_type_valid"),
             choices_check("connection_method", ConnectionMethod, name="account_connection_method_valid"),
             choices_check("status", AccountStatus, name="account_status_valid"),
+            models.CheckConstraint(
+                condition=models.Q(waste_grace_days__gte=1, waste_grace_days__lte=90),
+                name="account_waste_grace_days_range",
+            ),
         ]
 
     def __str__(self):

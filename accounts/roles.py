@@ -27,6 +27,7 @@ class Capability(StrEnum):
     VIEW_TEAM = "view_team"
     MANAGE_TEAM = "manage_team"  # invite colleagues, remove members, rename the team
     MANAGE_HIVE = "manage_hive"  # lift a poisoned pool, release or dismiss held interruption events
+    MANAGE_WASTE = "manage_waste"  # scan now, flag, schedule and exempt idle resources
 
 
 _ALL = frozenset(Role)
@@ -48,6 +49,8 @@ ROLE_MATRIX: dict[Capability, frozenset[str]] = {
     Capability.MANAGE_TEAM: frozenset({Role.CLIENT}),
     # The hive is every tenant's shared memory: only the platform's own super_admins overrule it.
     Capability.MANAGE_HIVE: frozenset({Role.SUPER_ADMIN}),
+    # Waste of an account is acted on by whoever manages the account (the deletion itself needs an approval).
+    Capability.MANAGE_WASTE: frozenset({Role.SUPER_ADMIN, Role.ADMIN, Role.CLIENT}),
 }
 
 

@@ -62,3 +62,15 @@ def decorate(approval: ApprovalRequest, now) -> ApprovalRequest:
     approval.approver_name = person(approval.approver)
     approval.summary = short_description(approval)
     return approval
+
+
+def batch_rows(approval: ApprovalRequest) -> list[dict]:
+    """Every resource of a batch request (DELETE_WASTE) with what its execution did with it, for the table an
+    approver reads before deciding."""
+    payload = approval.action_payload or {}
+    outcomes = (approval.execution_result or {}).get("resources") or {}
+    rows = []
+    for item in payload.get("resources") or []:
+        outcome = outcomes.get(item.get("resource_id")) or {}
+        rows.append({**item, "outcome": outcome.get("outcome", ""), "outcome_message": outcome.get("message", "")})
+    return rows

@@ -13,6 +13,7 @@ JSON-able dict describing the result; it raises DomainError with a clear message
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from rest_framework import serializers
 
@@ -38,15 +39,35 @@ class TerminateRoguePayload(serializers.Serializer):
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
-class DeleteWastePayload(serializers.Serializer):
+class WasteResourcePayload(serializers.Serializer):
     waste_resource_id = serializers.UUIDField()
     resource_type = serializers.ChoiceField(choices=["elastic_ip", "ebs_volume", "ebs_snapshot", "ami"])
     resource_id = serializers.CharField(max_length=128)
     region = serializers.RegexField(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", max_length=32)
     monthly_cost = serializers.DecimalField(max_digits=12, decimal_places=4, min_value=0, required=False)
+    reason = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+
+
+class DeleteWastePayload(serializers.Serializer):
+    """One account's batch: every resource with its reason, and the total an approver weighs."""
+
+    resources = WasteResourcePayload(many=True, allow_empty=False, max_length=1000)
+    total_monthly_cost = serializers.DecimalField(max_digits=14, decimal_places=4, min_value=0)
+    final_snapshot = serializers.BooleanField(default=True)
 
 
 Executor = Callable[..., dict]
+
+
+class ExecutionFailed(DomainError):
+    """An executor's failure after part of the work was done: `result` records what was (kept on the request
+    with the error, so an admin's retry sees what is left)."""
+
+    code = "execution_failed"
+
+    def __init__(self, message: str, *, result: dict):
+        super().__init__(message)
+        self.result = result
 
 
 @dataclass
@@ -72,13 +93,30 @@ def _describe_terminate(p: dict) -> str:
 
 
 def _describe_delete_waste(p: dict) -> str:
-    what = {
-        "elastic_ip": "release the Elastic IP",
-        "ebs_volume": "delete the EBS volume",
-        "ebs_snapshot": "delete the EBS snapshot",
-        "ami": "deregister the AMI",
-    }.get(p.get("resource_type"), "delete the resource")
-    return f"Permanently {what} {p.get('resource_id')} in {p.get('region')}. This cannot be undone."
+    counts: dict[str, int] = {}
+    for item in p.get("resources") or []:
+        counts[item.get("resource_type")] = counts.get(item.get("resource_type"), 0) + 1
+    words = {
+        "elastic_ip": ("release {n} Elastic IP", "release {n} Elastic IPs"),
+        "ebs_volume": ("delete {n} EBS volume", "delete {n} EBS volumes"),
+        "ebs_snapshot": ("delete {n} EBS snapshot", "delete {n} EBS snapshots"),
+        "ami": ("deregister {n} AMI and delete its snapshots", "deregister {n} AMIs and delete their snapshots"),
+    }
+    parts = []
+    for kind, n in counts.items():
+        one, many = words.get(kind, ("delete {n} resource", "delete {n} resources"))
+        text = (one if n == 1 else many).format(n=n)
+        if kind == "ebs_volume" and p.get("final_snapshot"):
+            text += " (snapshotted first)"
+        parts.append(text)
+    try:
+        total = f"${Decimal(str(p.get('total_monthly_cost', '0'))):,.2f}"
+    except (InvalidOperation, ValueError):
+        total = "an unknown amount"
+    return (
+        f"Permanently {'; '.join(parts) or 'delete nothing'}, {total} a month of idle resources. Each one is "
+        "checked again in AWS just before it is deleted and skipped if it is in use. This cannot be undone."
+    )
 
 
 ACTIONS: dict[str, ActionSpec] = {
@@ -110,15 +148,34 @@ def validate_payload(action_type: str, payload) -> dict:
         raise DomainError("The action payload must be a JSON object.", code="invalid_payload")
     serializer = ACTIONS[action_type].payload_serializer(data=payload)
     if not serializer.is_valid():
-        problems = "; ".join(
-            f"{field}: {' '.join(str(m) for m in messages)}" for field, messages in serializer.errors.items()
-        )
+        problems = "; ".join(f"{field}: {message}" for field, message in _flat_errors(serializer.errors))
         raise DomainError(f"The payload of a {action_type} request is not valid: {problems}", code="invalid_payload")
-    # Back to plain JSON types (Decimals and datetimes as strings), as stored in the JSONField.
-    return {
-        key: value if isinstance(value, str | int | float | bool | None) else str(value)
-        for key, value in serializer.validated_data.items()
-    }
+    return _plain(serializer.validated_data)
+
+
+def _flat_errors(errors, prefix: str = ""):
+    """("resources[0].region", "Enter a valid value.") pairs from a serializer's nested errors."""
+    if isinstance(errors, dict):
+        for field, inner in errors.items():
+            if isinstance(field, int):  # a list's items, by their place
+                yield from _flat_errors(inner, f"{prefix}[{field}]")
+            else:
+                yield from _flat_errors(inner, f"{prefix}.{field}" if prefix else str(field))
+    elif isinstance(errors, list) and errors and all(isinstance(e, dict | list) for e in errors):
+        for index, inner in enumerate(errors):
+            if inner:
+                yield from _flat_errors(inner, f"{prefix}[{index}]")
+    else:
+        yield prefix, " ".join(str(message) for message in errors)
+
+
+def _plain(value):
+    """Back to plain JSON types as stored in the JSONField: Decimals, UUIDs and datetimes as strings."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value if isinstance(value, str | int | float | bool | None) else str(value)
 
 
 def describe(action_type: str, payload: dict) -> str:

@@ -202,7 +202,7 @@ def approval_execute(*, request_id) -> ApprovalRequest | None:
         executor = registry.executor_for(request.action_type)
         result = executor(request) or {}
     except DomainError as error:
-        return _finish(request, ExecutionStatus.FAILED, error=error.message)
+        return _finish(request, ExecutionStatus.FAILED, error=error.message, result=getattr(error, "result", None))
     except Exception as error:  # an executor bug must still leave a recorded, retryable state
         logger.exception("approval %s: executor crashed", request_id)
         return _finish(

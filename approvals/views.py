@@ -88,6 +88,7 @@ def _render_detail(request, approval, *, approve_form=None, reject_form=None, st
         "approval": approval,
         "description": describe(approval.action_type, approval.action_payload),
         "payload_json": _pretty_json(approval.action_payload),
+        "batch_rows": presentation.batch_rows(approval),
         "result_json": _pretty_json(approval.execution_result) if approval.execution_result else "",
         "account": account,
         "account_url": reverse("account_detail", args=[account.pk]) if account else None,

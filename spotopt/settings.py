@@ -242,6 +242,17 @@ RISK_EVENT_QUEUE_NAME = env.str("RISK_EVENT_QUEUE_NAME", default="spotopt-interr
 # so a burst of warnings is replaced in parallel; each thread holds one database connection.
 RISK_REACTION_THREADS = env.int("RISK_REACTION_THREADS", default=16)
 
+# Waste: how long a resource must be idle before it counts (days), and the price catalog's overrides
+# (waste/prices.py documents the keys and every default's source).
+WASTE_VOLUME_IDLE_DAYS = env.int("WASTE_VOLUME_IDLE_DAYS", default=7)
+WASTE_SNAPSHOT_MIN_AGE_DAYS = env.int("WASTE_SNAPSHOT_MIN_AGE_DAYS", default=30)
+WASTE_AMI_MIN_AGE_DAYS = env.int("WASTE_AMI_MIN_AGE_DAYS", default=30)
+WASTE_STOPPED_INSTANCE_DAYS = env.int("WASTE_STOPPED_INSTANCE_DAYS", default=30)
+WASTE_PRICES = env.json("WASTE_PRICES", default={})
+# Demo only: AWS's emulator cannot backdate creation times, so the demo's idle resources carry their age in
+# this tag (days) and the scanner reads it instead of the creation time. Empty (the default) everywhere else.
+WASTE_AGE_TAG = env.str("WASTE_AGE_TAG", default="")
+
 # How long a team invitation link stays valid (days).
 TEAM_INVITATION_DAYS = env.int("TEAM_INVITATION_DAYS", default=7)
 

@@ -13,3 +13,16 @@ class WasteStatus(models.TextChoices):
     FLAGGED = "FLAGGED", "Flagged"
     SCHEDULED_DELETE = "SCHEDULED_DELETE", "Scheduled for deletion"
     DELETED = "DELETED", "Deleted"
+    # Left the waste list: used again, or gone from AWS. The row stays with the reason.
+    RESOLVED = "RESOLVED", "Resolved"
+    # The customer keeps it (the `spotopt:waste = keep` tag, or the Exempt action): never flagged.
+    EXEMPT = "EXEMPT", "Exempt"
+
+
+class DeletionOutcome(models.TextChoices):
+    """What the last approved deletion did with the resource."""
+
+    NONE = "", "—"
+    DELETED = "deleted", "Deleted"
+    SKIPPED = "skipped", "Skipped"
+    FAILED = "failed", "Failed"

@@ -5,20 +5,28 @@ from spotopt.db import UUIDModel, choices_check, non_negative
 from spotopt.scoping import TenantQuerySet
 from spotopt.states import TransitionTable, transition
 
-from .choices import ResourceType, WasteStatus
+from .choices import DeletionOutcome, ResourceType, WasteStatus
 
-# Deletion happens only from SCHEDULED_DELETE (after the grace period and an approval); a flag or a
-# schedule can be withdrawn one step back. DELETED is final.
+# Deletion happens only from SCHEDULED_DELETE (after the grace period and an approval). A flag or a schedule
+# is withdrawn back to DETECTED (the owner removed our tag, the request was rejected or expired). Any live
+# row leaves the list as RESOLVED when its resource is used again or gone, and comes back DETECTED when it is
+# waste again; EXEMPT is the customer's "keep", left only when the owner removes their keep tag. DELETED is
+# final.
+_LEAVES = {WasteStatus.RESOLVED, WasteStatus.EXEMPT}
 WASTE_STATUS_TRANSITIONS = TransitionTable(
     "Waste resource status",
     WasteStatus,
     {
-        WasteStatus.DETECTED: {WasteStatus.FLAGGED},
-        WasteStatus.FLAGGED: {WasteStatus.SCHEDULED_DELETE, WasteStatus.DETECTED},
-        WasteStatus.SCHEDULED_DELETE: {WasteStatus.DELETED, WasteStatus.FLAGGED},
+        WasteStatus.DETECTED: {WasteStatus.FLAGGED, *_LEAVES},
+        WasteStatus.FLAGGED: {WasteStatus.SCHEDULED_DELETE, WasteStatus.DETECTED, *_LEAVES},
+        WasteStatus.SCHEDULED_DELETE: {WasteStatus.DELETED, WasteStatus.DETECTED, *_LEAVES},
         WasteStatus.DELETED: set(),
+        WasteStatus.RESOLVED: {WasteStatus.DETECTED, WasteStatus.EXEMPT},
+        WasteStatus.EXEMPT: {WasteStatus.DETECTED, WasteStatus.RESOLVED},
     },
 )
+# Rows still on the waste list (what the totals count); the others are history.
+LIVE_STATUSES = (WasteStatus.DETECTED, WasteStatus.FLAGGED, WasteStatus.SCHEDULED_DELETE)
 
 
 class WasteResourceQuerySet(TenantQuerySet):
@@ -41,6 +49,22 @@ class WasteResource(UUIDModel):
     deleted_at = models.DateTimeField(null=True, blank=True)
     resource_metadata = models.JSONField(default=dict, blank=True)
     reason = models.TextField(blank=True)
+    # Report only: e.g. a volume of a long-stopped instance. Shown with its cost, never flagged or deleted.
+    deletable = models.BooleanField(default=True)
+    # The instance a "stopped with volumes" finding is about (its fleet page links from the row).
+    instance = models.ForeignKey(
+        "fleet.Instance", on_delete=models.SET_NULL, null=True, blank=True, related_name="waste_resources"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    flagged_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    # The DELETE_WASTE request the row was scheduled in, and what its execution did with the resource.
+    approval_request = models.ForeignKey(
+        "approvals.ApprovalRequest", on_delete=models.SET_NULL, null=True, blank=True, related_name="waste_resources"
+    )
+    outcome = models.CharField(max_length=8, choices=DeletionOutcome.choices, default=DeletionOutcome.NONE, blank=True)
+    outcome_message = models.TextField(blank=True)
 
     objects = WasteResourceQuerySet.as_manager()
 
@@ -53,7 +77,15 @@ class WasteResource(UUIDModel):
             choices_check("resource_type", ResourceType, name="waste_resource_type_valid"),
             choices_check("status", WasteStatus, name="waste_status_valid"),
             non_negative("monthly_cost", name="waste_monthly_cost_non_negative"),
+            choices_check("outcome", DeletionOutcome, name="waste_outcome_valid"),
+            # A report-only finding is never on its way to deletion.
+            models.CheckConstraint(
+                condition=models.Q(deletable=True)
+                | ~models.Q(status__in=[WasteStatus.FLAGGED, WasteStatus.SCHEDULED_DELETE, WasteStatus.DELETED]),
+                name="waste_report_only_not_deleted",
+            ),
         ]
+        indexes = [models.Index(fields=["account", "status", "resource_type"])]
 
     def __str__(self):
         return f"{self.get_resource_type_display()} {self.resource_id}"

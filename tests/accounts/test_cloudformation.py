@@ -38,7 +38,10 @@ REQUIRED_ACTIONS_BY_PURPOSE = {
         autoscaling:AttachInstances autoscaling:DetachInstances autoscaling:TerminateInstanceInAutoScalingGroup
         autoscaling:UpdateAutoScalingGroup iam:PassRole
     """,
-    "approved waste deletion": "ec2:ReleaseAddress ec2:DeleteVolume ec2:DeleteSnapshot ec2:DeregisterImage",
+    "waste: the flag tag, approved deletion, a volume's final snapshot": """
+        ec2:CreateTags ec2:DeleteTags ec2:ReleaseAddress ec2:DeleteVolume ec2:DeleteSnapshot ec2:DeregisterImage
+        ec2:CreateSnapshot
+    """,
     "interruption events: read the stack's SQS queue": """
         sqs:GetQueueUrl sqs:GetQueueAttributes sqs:ReceiveMessage sqs:DeleteMessage
     """,
@@ -222,8 +225,16 @@ def test_least_privilege():
     by_sid = {st["Sid"]: st for st in statements}
     (pass_role,) = [st for st in statements if "iam:PassRole" in st["Action"]]
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
-    (tagging,) = [st for st in statements if "ec2:CreateTags" in st["Action"]]
-    assert set(tagging["Condition"]["StringEquals"]["ec2:CreateAction"]) == {"RunInstances", "RequestSpotInstances"}
+    assert set(by_sid["TagOnLaunch"]["Condition"]["StringEquals"]["ec2:CreateAction"]) == {
+        "RunInstances",
+        "RequestSpotInstances",
+    }
+    # On existing resources, only the waste flag's one key, and only on the four waste resource types.
+    tagging = by_sid["TagWasteResources"]
+    assert set(tagging["Action"]) == {"ec2:CreateTags", "ec2:DeleteTags"}
+    assert tagging["Condition"] == {"ForAllValues:StringEquals": {"aws:TagKeys": ["spotopt:waste"]}}
+    assert "*" not in _as_list(tagging["Resource"])
+    assert {st["Sid"] for st in statements if "ec2:CreateTags" in st["Action"]} == {"TagOnLaunch", "TagWasteResources"}
     sqs_resource = by_sid["ReadInterruptionEventQueue"]["Resource"]
     assert sqs_resource == {"Fn::Sub": "arn:${AWS::Partition}:sqs:*:${AWS::AccountId}:spotopt-interruption-events"}
     # The stack creates the queue and the rules: the role cannot create, reconfigure or rewire either.

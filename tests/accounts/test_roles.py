@@ -24,6 +24,7 @@ EXPECTED = {
     C.VIEW_TEAM:                dict(super_admin=N, admin=N, client=Y, user=Y, lab=N),
     C.MANAGE_TEAM:              dict(super_admin=N, admin=N, client=Y, user=N, lab=N),
     C.MANAGE_HIVE:              dict(super_admin=Y, admin=N, client=N, user=N, lab=N),
+    C.MANAGE_WASTE:             dict(super_admin=Y, admin=Y, client=Y, user=N, lab=N),
 }
 # fmt: on
 

@@ -22,11 +22,14 @@ def switch_payload(**fields) -> dict:
 
 
 def waste_payload(resource_id: str = "vol-0abc", region: str = "eu-west-1", **fields) -> dict:
-    """DELETE_WASTE: an EBS volume (resource_type overrides it)."""
-    return {
+    """DELETE_WASTE: a batch of one EBS volume (keywords override the resource's fields, e.g. resource_type)."""
+    resource = {
         "waste_resource_id": WASTE_RESOURCE_ID,
         "resource_type": "ebs_volume",
         "resource_id": resource_id,
         "region": region,
+        "monthly_cost": "8.0000",
+        "reason": "unattached since 2026-10-02 at the latest, 100 GiB gp3",
         **fields,
     }
+    return {"resources": [resource], "total_monthly_cost": resource["monthly_cost"], "final_snapshot": True}

@@ -23,17 +23,13 @@ from approvals.models import ApprovalRequest
 from spotopt.errors import DomainError
 from tests import api_contract
 from tests.api_contract import ApiContract, Call, Endpoint, api_as, environment_of, result_ids
+from tests.approvals.payloads import waste_payload
 
 pytestmark = pytest.mark.django_db
 
 APPROVALS = "/api/v1/approvals/"
 ROGUE_PAYLOAD = {"instance_id": "i-0123456789abcdef0", "region": "us-east-1"}
-WASTE_PAYLOAD = {
-    "waste_resource_id": "6f1c1c1e-8a43-4c39-9d5e-1f3f0e4f7d11",
-    "resource_type": "ebs_volume",
-    "resource_id": "vol-0abc",
-    "region": "eu-west-1",
-}
+WASTE_PAYLOAD = waste_payload()
 
 FOUR_EYES = "You made this request, so somebody else has to decide it (four eyes)."
 NOT_YOUR_ROLE = "Your role does not decide approval requests."

@@ -19,6 +19,7 @@ from approvals.services import (
     approval_retry_execution,
 )
 from spotopt.errors import Conflict, DomainError
+from tests.approvals.payloads import waste_payload
 
 PAYLOAD = {"instance_id": "i-0abc1234", "region": "us-east-1"}
 
@@ -241,12 +242,7 @@ def test_no_executor_registered_fails_with_a_clear_message(approved, monkeypatch
     monkeypatch.setattr(registry.ACTIONS[ActionType.DELETE_WASTE], "executor", None)
     request = approved(
         action_type=ActionType.DELETE_WASTE,
-        payload={
-            "waste_resource_id": "6f1c1c3e-0d5e-4c4b-9b0a-2f7d3c0a9e11",
-            "resource_type": "elastic_ip",
-            "resource_id": "eipalloc-0123456789abcdef0",
-            "region": "us-east-1",
-        },
+        payload=waste_payload("eipalloc-0123456789abcdef0", "us-east-1", resource_type="elastic_ip"),
     )
     assert request.execution_status == ExecutionStatus.FAILED
     assert request.execution_error == (

@@ -304,7 +304,7 @@ def test_the_list_shows_what_a_person_looks_for_pending_first(
     assert page.index(str(pending.pk)) < page.index(str(requested.pk)) < page.index(str(decided.pk))
     assert DESCRIPTION in page
     assert "Replace instance i-0000000000000aaaa with a Spot m6i.large in us-east-1b." in page
-    assert "Permanently delete the EBS volume vol-0abc in eu-west-1." in page
+    assert "Permanently delete 1 EBS volume (snapshotted first), $8.00 a month of idle resources." in page
     assert "Payments prod" in page and "123412341234" in page
     assert client_user.full_name in page  # the owner, for admins
     assert '<span class="badge badge--warn">High</span>' in page

@@ -44,11 +44,17 @@ GOOD_PAYLOADS = {
         "reason": "No owner tag.",
     },
     ActionType.DELETE_WASTE: {
-        "waste_resource_id": "6f1c1c3e-0d5e-4c4b-9b0a-2f7d3c0a9e11",
-        "resource_type": "ebs_volume",
-        "resource_id": "vol-0123456789abcdef0",
-        "region": "us-gov-west-1",
-        "monthly_cost": "8.00",
+        "resources": [
+            {
+                "waste_resource_id": "6f1c1c3e-0d5e-4c4b-9b0a-2f7d3c0a9e11",
+                "resource_type": "ebs_volume",
+                "resource_id": "vol-0123456789abcdef0",
+                "region": "us-gov-west-1",
+                "monthly_cost": "8.00",
+                "reason": "unattached since 2026-10-02 at the latest, 100 GiB gp3",
+            }
+        ],
+        "total_monthly_cost": "8.00",
     },
 }
 
@@ -118,7 +124,7 @@ def test_a_good_payload_of_each_action_type_is_accepted_and_stored_as_validated_
     stored = request.action_payload
     assert json.loads(json.dumps(stored)) == stored
     assert "not_in_the_schema" not in stored
-    assert set(stored) <= set(payload) | {"target_lifecycle"}
+    assert set(stored) <= set(payload) | {"target_lifecycle", "final_snapshot"}  # the schemas' defaults
     assert len(callbacks) == 1  # the approvers are notified once the request is committed
 
 
@@ -129,8 +135,10 @@ def test_validated_payload_values_are_normalised(file_request):
     assert Decimal(switch.action_payload["target_hourly_price"]) == Decimal("0.031")
 
     waste = file_request(action_type=ActionType.DELETE_WASTE, payload=GOOD_PAYLOADS[ActionType.DELETE_WASTE])
-    assert uuid.UUID(waste.action_payload["waste_resource_id"]) == uuid.UUID("6f1c1c3e-0d5e-4c4b-9b0a-2f7d3c0a9e11")
-    assert Decimal(waste.action_payload["monthly_cost"]) == Decimal("8")
+    (item,) = waste.action_payload["resources"]
+    assert uuid.UUID(item["waste_resource_id"]) == uuid.UUID("6f1c1c3e-0d5e-4c4b-9b0a-2f7d3c0a9e11")
+    assert Decimal(item["monthly_cost"]) == Decimal("8")
+    assert waste.action_payload["final_snapshot"] is True  # the default
 
     rogue = file_request(action_type=ActionType.TERMINATE_ROGUE, payload=GOOD_PAYLOADS[ActionType.TERMINATE_ROGUE])
     assert rogue.action_payload["flagged_at"].startswith("2026-11-01")
@@ -157,6 +165,12 @@ def _without(payload: dict, key: str) -> dict:
 
 SWITCH, ROGUE, WASTE = (GOOD_PAYLOADS[t] for t in ActionType)
 
+
+def _waste(**item) -> dict:
+    """The good DELETE_WASTE batch with its one resource's fields changed."""
+    return {**WASTE, "resources": [{**WASTE["resources"][0], **item}]}
+
+
 BAD_PAYLOADS = [
     # (action type, payload, what the error must name)
     pytest.param(ActionType.SWITCH_INSTANCE, _without(SWITCH, "instance_id"), "instance_id", id="switch-no-instance"),
@@ -164,7 +178,7 @@ BAD_PAYLOADS = [
     pytest.param(ActionType.TERMINATE_ROGUE, {**ROGUE, "instance_id": "vol-0123"}, "instance_id", id="rogue-not-ec2"),
     pytest.param(ActionType.TERMINATE_ROGUE, {**ROGUE, "region": "us-east-1a"}, "region", id="rogue-az-not-region"),
     pytest.param(ActionType.TERMINATE_ROGUE, {**ROGUE, "region": "US-EAST-1"}, "region", id="rogue-region-case"),
-    pytest.param(ActionType.DELETE_WASTE, {**WASTE, "region": "useast1"}, "region", id="waste-region"),
+    pytest.param(ActionType.DELETE_WASTE, _waste(region="useast1"), "resources[0].region", id="waste-region"),
     pytest.param(
         ActionType.SWITCH_INSTANCE,
         {**SWITCH, "target_availability_zone": "us-east-1"},
@@ -172,15 +186,22 @@ BAD_PAYLOADS = [
         id="switch-region-not-az",
     ),
     pytest.param(ActionType.SWITCH_INSTANCE, {**SWITCH, "target_lifecycle": "reserved"}, "target_lifecycle", id="lc"),
-    pytest.param(ActionType.DELETE_WASTE, {**WASTE, "monthly_cost": "-0.01"}, "monthly_cost", id="waste-neg-cost"),
+    pytest.param(
+        ActionType.DELETE_WASTE, _waste(monthly_cost="-0.01"), "resources[0].monthly_cost", id="waste-neg-cost"
+    ),
     pytest.param(
         ActionType.SWITCH_INSTANCE, {**SWITCH, "target_hourly_price": -1}, "target_hourly_price", id="switch-neg-price"
     ),
-    pytest.param(ActionType.DELETE_WASTE, {**WASTE, "resource_type": "s3_bucket"}, "resource_type", id="waste-type"),
-    pytest.param(ActionType.DELETE_WASTE, {**WASTE, "waste_resource_id": "42"}, "waste_resource_id", id="waste-uuid"),
+    pytest.param(
+        ActionType.DELETE_WASTE, _waste(resource_type="s3_bucket"), "resources[0].resource_type", id="waste-type"
+    ),
+    pytest.param(
+        ActionType.DELETE_WASTE, _waste(waste_resource_id="42"), "resources[0].waste_resource_id", id="waste-uuid"
+    ),
     pytest.param("REBOOT_INSTANCE", dict(ROGUE), "action type 'REBOOT_INSTANCE'", id="unknown-action-type"),
     pytest.param(ActionType.TERMINATE_ROGUE, ["i-0abc1234", "us-east-1"], "payload must be a JSON object", id="list"),
     pytest.param(ActionType.TERMINATE_ROGUE, "i-0abc1234", "payload must be a JSON object", id="string"),
+    pytest.param(ActionType.DELETE_WASTE, {**WASTE, "resources": []}, "resources", id="waste-empty-batch"),
     pytest.param(ActionType.TERMINATE_ROGUE, None, "payload must be a JSON object", id="null"),
 ]
 

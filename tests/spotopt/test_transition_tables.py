@@ -89,7 +89,9 @@ CASES = [
             "ARCHIVED": set(),
         },
     ),
-    # Deletion only from SCHEDULED_DELETE; a flag or schedule can be withdrawn one step back; DELETED is final.
+    # Deletion only from SCHEDULED_DELETE; a flag or schedule is withdrawn back to DETECTED; any live row
+    # leaves as RESOLVED (used again, gone) or EXEMPT (kept) and a resolved one comes back when idle again;
+    # DELETED is final.
     Case(
         WasteResource,
         "status",
@@ -97,10 +99,12 @@ CASES = [
         WASTE_STATUS_TRANSITIONS,
         "Waste resource status",
         {
-            "DETECTED": {"FLAGGED"},
-            "FLAGGED": {"SCHEDULED_DELETE", "DETECTED"},
-            "SCHEDULED_DELETE": {"DELETED", "FLAGGED"},
+            "DETECTED": {"FLAGGED", "RESOLVED", "EXEMPT"},
+            "FLAGGED": {"SCHEDULED_DELETE", "DETECTED", "RESOLVED", "EXEMPT"},
+            "SCHEDULED_DELETE": {"DELETED", "DETECTED", "RESOLVED", "EXEMPT"},
             "DELETED": set(),
+            "RESOLVED": {"DETECTED", "EXEMPT"},
+            "EXEMPT": {"DETECTED", "RESOLVED"},
         },
     ),
     # A decided request never changes again.
