@@ -7,6 +7,7 @@ from approvals import api as approvals_api
 from fleet import api as fleet_api
 from risk import api as risk_api
 from sla import api as sla_api
+from waste import api as waste_api
 
 from .api import ApiRouter
 
@@ -16,11 +17,13 @@ approvals_api.register(router)
 fleet_api.register(router)
 risk_api.register(router)
 sla_api.register(router)
+waste_api.register(router)
 
 urlpatterns = [
     # A single object per user (their team), so not a router resource.
     path("team/", accounts_api.team_view, name="team-detail"),
     # One summary per user (of the downtime they may see), so not a router resource either.
     path("sla/summary/", sla_api.SlaSummaryView.as_view(), name="sla-summary"),
+    path("waste/summary/", waste_api.WasteSummaryView.as_view(), name="waste-summary"),
     *router.urls,
 ]

@@ -16,6 +16,7 @@ urlpatterns = [
     path("approvals/", include("approvals.urls")),
     path("risk/", include("risk.urls")),
     path("sla/", include("sla.urls")),
+    path("waste/", include("waste.urls")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
     # JWT for API clients: obtain (throttled by django-axes), refresh (rotating), blacklist (sign out).

@@ -164,9 +164,9 @@ def region_inventory(*, account, region: str, check_sharing: bool = True) -> Reg
     """Everything the rules need about one region, read with the account's own session."""
     inventory = RegionInventory(region=region)
     timed = _Timed(inventory)
-    ec2 = aws.client_for(account, "ec2", region)
-    autoscaling = aws.client_for(account, "autoscaling", region)
     with aws.aws_errors(f"read the Elastic IPs, volumes, snapshots and AMIs in {region}"):
+        ec2 = aws.client_for(account, "ec2", region)
+        autoscaling = aws.client_for(account, "autoscaling", region)
         inventory.addresses = timed.call(ec2.describe_addresses).get("Addresses", [])
         inventory.volumes = list(timed.pages(ec2, "describe_volumes", "Volumes", MaxResults=PAGE_SIZE))
         inventory.snapshots = list(

@@ -288,11 +288,11 @@ def _apply_region(*, account: Account, evaluation: Evaluation, outcome: RegionOu
 
 
 def _tag_calls(account: Account, region: str, ids: list[str], *, value: str | None, remove: bool, doing: str):
-    ec2 = aws.client_for(account, "ec2", region)
     tag = {"Key": WASTE_TAG} if value is None else {"Key": WASTE_TAG, "Value": value}
     for start in range(0, len(ids), TAG_BATCH):
         batch = ids[start : start + TAG_BATCH]
         with aws.aws_errors(doing):
+            ec2 = aws.client_for(account, "ec2", region)
             if remove:
                 ec2.delete_tags(Resources=batch, Tags=[tag])
             else:
@@ -558,8 +558,9 @@ def waste_scan_queue(*, user, account: Account) -> None:
 
 
 def _delete_resource(*, account: Account, row: WasteResource, finding: Finding, request, final_snapshot: bool) -> str:
-    ec2 = aws.client_for(account, "ec2", row.region)
     rid = row.resource_id
+    with aws.aws_errors(f"act in {row.region}"):
+        ec2 = aws.client_for(account, "ec2", row.region)
     if row.resource_type == ResourceType.ELASTIC_IP:
         with aws.aws_errors(f"release the Elastic IP {rid}"):
             ec2.release_address(AllocationId=rid)
