@@ -203,6 +203,7 @@ class AccountSettingsForm(_AccountFieldsForm):
         **_AccountFieldsForm.domain_error_fields,
         "invalid_allowed_instance_types": "allowed_instance_types",
         "invalid_denied_instance_types": "denied_instance_types",
+        "invalid_waste_grace_days": "waste_grace_days",
     }
 
     allowed_instance_types = _instance_types_field(
@@ -214,6 +215,21 @@ class AccountSettingsForm(_AccountFieldsForm):
         "Same patterns; a type that matches one is never used, even if it is allowed above.",
     )
 
+    waste_grace_days = forms.IntegerField(
+        label="Waste grace period (days)",
+        required=False,  # empty: unchanged
+        min_value=1,
+        max_value=90,
+        initial=7,
+        help_text="Days between flagging an idle resource (tagged in AWS) and asking for its deletion.",
+    )
+    waste_final_snapshot = forms.BooleanField(
+        label="Snapshot a volume before deleting it",
+        required=False,
+        initial=True,
+        help_text="The final snapshot is kept, tagged spotopt:waste = keep.",
+    )
+
     @classmethod
     def for_account(cls, account):
         return cls(
@@ -223,6 +239,8 @@ class AccountSettingsForm(_AccountFieldsForm):
                 "regions": account.regions_to_scan,
                 "allowed_instance_types": ", ".join(account.allowed_instance_types or []),
                 "denied_instance_types": ", ".join(account.denied_instance_types or []),
+                "waste_grace_days": account.waste_grace_days,
+                "waste_final_snapshot": account.waste_final_snapshot,
             }
         )
 

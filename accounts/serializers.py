@@ -80,6 +80,8 @@ class AccountSerializer(serializers.ModelSerializer):
             "regions",
             "allowed_instance_types",
             "denied_instance_types",
+            "waste_grace_days",
+            "waste_final_snapshot",
             "status",
             "is_active",
             "has_access_keys",
@@ -120,6 +122,15 @@ class AccountUpdateSerializer(serializers.Serializer):
     )
     denied_instance_types = _instance_types_field(
         "Instance-type patterns spotopt never moves the account's instances to (denied wins over allowed)."
+    )
+    waste_grace_days = serializers.IntegerField(
+        min_value=1,
+        max_value=90,
+        required=False,
+        help_text="Days between flagging an idle resource (tagged in AWS) and asking for its deletion.",
+    )
+    waste_final_snapshot = serializers.BooleanField(
+        required=False, help_text="Snapshot a volume before deleting it (the snapshot is kept)."
     )
 
     def _patterns(self, value, field):

@@ -371,6 +371,8 @@ def account_update(
     regions=None,
     allowed_instance_types=None,
     denied_instance_types=None,
+    waste_grace_days=None,
+    waste_final_snapshot=None,
 ) -> Account:
     """Change what was given (None leaves it as it is); instance-type patterns are checked and normalised by
     accounts.models.instance_type_patterns_clean."""
@@ -392,6 +394,12 @@ def account_update(
         account.denied_instance_types = instance_type_patterns_clean(
             denied_instance_types, field="denied_instance_types"
         )
+    if waste_grace_days is not None:
+        if not 1 <= int(waste_grace_days) <= 90:
+            raise DomainError("The waste grace period is 1 to 90 days.", code="invalid_waste_grace_days")
+        account.waste_grace_days = int(waste_grace_days)
+    if waste_final_snapshot is not None:
+        account.waste_final_snapshot = bool(waste_final_snapshot)
     account.save()
     return account
 

@@ -11,8 +11,12 @@ through the product's own services:
   read by the listener's own code, so the hive has poisoned pools, the safety net has acted and the SLA
   has a month with downtime.
 
-Where a domain service does not exist yet (the waste scanner, the optimizer), the demo shows nothing of it
-rather than faking it: its idle resources wait in moto for the scanner.
+- waste (demo_waste_seed): each account scanned by the waste scanner; one idle resource flagged (tagged in
+  moto), one flagged a grace period ago and so scheduled, its DELETE_WASTE request pending. The emulator
+  cannot backdate creation times, so the demo's idle resources carry their age in a tag that the demo's
+  configuration (WASTE_AGE_TAG in demo/demo.env) tells the scanner to read.
+
+Where a domain service does not exist yet (the optimizer), the demo shows nothing of it rather than faking it.
 
 `manage.py seed_demo` runs demo_preflight(), demo_users_ensure() and demo_estate_seed() in that order;
 running it again creates nothing twice and keeps the users' passwords (unless asked to reset them).
@@ -107,6 +111,7 @@ class DemoSeedResult:
     approvals_filed: int = 0
     approvals_pending: int = 0
     interruptions: InterruptionSeed | None = None
+    waste: dict = field(default_factory=dict)
 
 
 Progress = Callable[[str], None]
@@ -329,11 +334,44 @@ def demo_estate_seed(*, progress: Progress | None = None) -> DemoSeedResult:
     prod = next(a for a in accounts if a.environment_type == EnvironmentType.PROD)
     lab = next(a for a in accounts if a.environment_type == EnvironmentType.LAB)
     result.approvals_filed = demo_approvals_seed(prod=prod, lab=lab)
-    result.approvals_pending = ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING).count()
     say("Interruption events ...")
     result.interruptions = demo_interruptions_seed(prod=prod, lab=lab, progress=say)
+    say("Waste ...")
+    result.waste = demo_waste_seed(accounts=accounts, prod=prod)
+    result.approvals_pending = ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING).count()
     demo_state_write(result)
     return result
+
+
+# The demo's waste story: one resource flagged today, one flagged a grace period ago (so the scan filed its
+# deletion request, which waits for an approver). Named by the demo estate's Name tags.
+DEMO_WASTE_FLAGGED = "eip-old-nat"
+DEMO_WASTE_SCHEDULED = "vol-old-db-data"
+
+
+def demo_waste_seed(*, accounts: list[Account], prod: Account) -> dict:
+    """Scan every account with the waste scanner, then flag and schedule through the waste services."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from waste.choices import WasteStatus
+    from waste.models import WasteResource
+    from waste.services import account_scan_waste, waste_flag, waste_schedule_due
+
+    if not settings.WASTE_AGE_TAG:
+        raise DemoError("The demo needs WASTE_AGE_TAG (demo/demo.env): the emulator cannot backdate resources.")
+    found = {}
+    for account in accounts:
+        found[account.account_name] = account_scan_waste(account=account).found
+    client = User.objects.get(username=DEMO_CLIENT_USERNAME)
+    now = timezone.now()
+    on_prod = WasteResource.objects.filter(account=prod, status=WasteStatus.DETECTED)
+    waste_flag(user=client, resources=on_prod.filter(resource_metadata__name=DEMO_WASTE_FLAGGED), now=now)
+    long_ago = now - timedelta(days=prod.waste_grace_days, hours=1)
+    waste_flag(user=client, resources=on_prod.filter(resource_metadata__name=DEMO_WASTE_SCHEDULED), now=long_ago)
+    waste_schedule_due(account=prod, now=now)
+    return found
 
 
 def demo_account_summary(*, account: Account, created_in_aws: dict[str, list[str]]) -> AccountSummary:

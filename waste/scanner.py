@@ -309,7 +309,11 @@ def evaluate(inventory: RegionInventory, *, now: datetime) -> Evaluation:
                 cost.monthly,
                 _days(since, now),
                 _with_note(f"not associated with any instance or network interface, {address.get('PublicIp')}", cost),
-                {"public_ip": address.get("PublicIp", ""), "domain": address.get("Domain", "")},
+                {
+                    "public_ip": address.get("PublicIp", ""),
+                    "domain": address.get("Domain", ""),
+                    "name": tags.get("Name", ""),
+                },
                 tag_value=tag,
             )
         )
@@ -458,7 +462,8 @@ def evaluate(inventory: RegionInventory, *, now: datetime) -> Evaluation:
                     _days(created, now),
                     _with_note(reason, cost),
                     {
-                        "name": image.get("Name", ""),
+                        "name": tags.get("Name", ""),
+                        "image_name": image.get("Name", ""),
                         "state": state,
                         "deprecated": bool(image.get("DeprecationTime")),
                         "snapshot_ids": [s for s in own if s not in shared],

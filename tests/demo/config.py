@@ -15,3 +15,4 @@ def demo_settings(settings) -> None:
     env = demo_env()
     settings.PLATFORM_AWS_PRINCIPAL_ARN = env["PLATFORM_AWS_PRINCIPAL_ARN"]
     settings.AWS_DEFAULT_REGION = env["AWS_DEFAULT_REGION"]
+    settings.WASTE_AGE_TAG = env["WASTE_AGE_TAG"]

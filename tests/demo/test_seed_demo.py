@@ -9,6 +9,7 @@ import urllib.request
 
 import boto3
 import pytest
+from django.conf import settings as aws_settings
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 from django.db.models import Q
@@ -25,6 +26,7 @@ from risk.models import GlobalRiskEvent, SpotPoolRisk
 from sla.models import DowntimeLog
 from spotopt import aws
 from tests.demo.config import demo_settings
+from waste.choices import WasteStatus
 from waste.models import WasteResource
 
 pytestmark = pytest.mark.django_db
@@ -135,14 +137,18 @@ def test_seed_demo_builds_a_believable_estate_and_a_rerun_duplicates_nothing(dem
 
     # The approval queue, filed through the approval service, for the actions that have a workflow.
     pending = ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING)
-    assert {r.action_type for r in pending} == {ActionType.TERMINATE_ROGUE, ActionType.SWITCH_INSTANCE}
+    assert {r.action_type for r in pending} == {
+        ActionType.TERMINATE_ROGUE,
+        ActionType.SWITCH_INSTANCE,
+        ActionType.DELETE_WASTE,  # the waste seed's, below
+    }
     rogue_request = pending.get(action_type=ActionType.TERMINATE_ROGUE)
     assert rogue_request.instance.auth_status == AuthStatus.FLAGGED and rogue_request.requester is None
     assert set(pending.filter(action_type=ActionType.SWITCH_INSTANCE).values_list("risk_level", flat=True)) == {
         RiskLevel.LOW,
         RiskLevel.CRITICAL,
     }
-    assert "Approvals: 3 pending (3 filed by this run)" in out
+    assert "Approvals: 4 pending (3 filed by this run)" in out
 
     # Instances: both orchestrators, both lifecycles, two regions; exactly one rogue, in PROD; all priced.
     live = Instance.objects.filter(is_active=True)
@@ -165,8 +171,31 @@ def test_seed_demo_builds_a_believable_estate_and_a_rerun_duplicates_nothing(dem
     assert asg_node.instance_metadata["private_ip"] and asg_node.instance_metadata["launch_time"]
     assert live.filter(cluster_membership__nodepool="default", lifecycle=Lifecycle.SPOT).count() == 1
 
-    # Nothing is faked where the product has no service yet: waste stays empty.
-    assert not WasteResource.objects.exists()
+    # Waste: what the scanner found in moto (the estate's idle resources, by their Name tags), one flagged
+    # and tagged in AWS, one scheduled with its deletion request pending.
+    idle = WasteResource.objects.filter(deletable=True)
+    assert set(idle.values_list("resource_metadata__name", flat=True)) == {
+        "eip-old-bastion",
+        "eip-old-nat",
+        "vol-old-db-data",
+        "vol-detached-logs",
+        "snap-2025-db-backup",
+        "ami-legacy-api",
+        "vol-old-scratch",
+        "snap-2026-etl-checkpoint",
+        "eip-lab-demo",
+        "vol-lab-dataset",
+        "ami-lab-experiment-base",
+    }
+    flagged = idle.get(resource_metadata__name="eip-old-nat")
+    assert flagged.status == WasteStatus.FLAGGED
+    ec2 = as_customer(aws_settings.AWS_ENDPOINT_URL, prod, "ec2")
+    (address,) = ec2.describe_addresses(AllocationIds=[flagged.resource_id])["Addresses"]
+    assert {"Key": "spotopt:waste", "Value": f"delete@{flagged.scheduled_deletion_date:%Y-%m-%d}"} in address["Tags"]
+    scheduled = idle.get(resource_metadata__name="vol-old-db-data")
+    assert scheduled.status == WasteStatus.SCHEDULED_DELETE
+    assert scheduled.approval_request.status == ApprovalStatus.PENDING
+    assert scheduled.approval_request.action_payload["resources"][0]["resource_id"] == scheduled.resource_id
 
     # Interruption events went through EventBridge, the queues and the listener's code: two rebalance
     # recommendations, three production warnings and a LAB one; the safety net acted on each.
@@ -221,7 +250,7 @@ def test_seed_demo_builds_a_believable_estate_and_a_rerun_duplicates_nothing(dem
     assert "seed_demo --reset-passwords" in closing_block(out_again)
     assert not PASSWORD_LINE.findall(out_again)
     assert "created nothing (already present)" in out_again
-    assert "Approvals: 3 pending (0 filed by this run)" in out_again
+    assert "Approvals: 4 pending (0 filed by this run)" in out_again
     assert "interruption events: already seeded" in out_again and GlobalRiskEvent.objects.count() == 6
     assert len(autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]) == asgs_before
     for username, password in passwords.items():
