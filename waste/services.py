@@ -208,6 +208,15 @@ def _restart(row: WasteResource, status: str, message: str = "") -> None:
         row.outcome_message = message
 
 
+def _written(row: WasteResource) -> tuple:
+    """What a scan may change on a row, but the time it last saw it (which alone is no reason to write)."""
+    return tuple(
+        getattr(row, name if name not in ("instance", "approval_request") else f"{name}_id")
+        for name in WRITTEN_FIELDS
+        if name != "last_seen_at"
+    )
+
+
 def _count(outcome: RegionOutcome, row: WasteResource, *, new: bool) -> None:
     if row.status == WasteStatus.EXEMPT:
         outcome.exempt += 1
@@ -246,7 +255,7 @@ def _apply_region(*, account: Account, evaluation: Evaluation, outcome: RegionOu
             to_create.append(row)
             _count(outcome, row, new=True)
             continue
-        status = row.status
+        status, before = row.status, _written(row)
         if finding.kept_by_tag:
             if status != WasteStatus.EXEMPT:
                 _restart(row, WasteStatus.EXEMPT, "Kept by its spotopt:waste = keep tag.")
@@ -265,7 +274,8 @@ def _apply_region(*, account: Account, evaluation: Evaluation, outcome: RegionOu
                 to_untag.append((row, finding.tag_value))
         _copy_finding(row, finding, instance_pks, now)
         _count(outcome, row, new=status == WasteStatus.RESOLVED)
-        to_update.append(row)
+        if _written(row) != before:  # a rescan that finds nothing new writes nothing
+            to_update.append(row)
     for key, row in known.items():
         if key in evaluation.findings or row.status == WasteStatus.RESOLVED:
             continue

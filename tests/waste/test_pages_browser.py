@@ -5,6 +5,7 @@ volume (tagged in AWS) and exempts a snapshot."""
 import csv
 import io
 import re
+from pathlib import Path
 
 import pytest
 
@@ -52,7 +53,7 @@ def test_a_customer_reads_filters_exports_and_acts_on_waste(
     assert len(shown) == 4
     with page.expect_download() as download:
         page.get_by_role("link", name="Export CSV").click()
-    exported = list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
+    exported = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
     assert [row["resource_id"] for row in exported] == shown
 
     # Flag the old volume: tagged in AWS with its planned deletion date.
