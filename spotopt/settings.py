@@ -364,6 +364,9 @@ SPECTACULAR_SETTINGS = {
         "InvitableRoleEnum": ["user", "client"],
         "UserRoleEnum": "accounts.choices.Role",
         "DiscoveryStateEnum": ["not_started", "running", "succeeded", "failed"],
+        "DeletionOutcomeEnum": ["deleted", "skipped", "failed"],
+        "RiskEventOutcomeEnum": "risk.choices.EventOutcome",
+        "WasteStatusEnum": "waste.choices.WasteStatus",
     },
 }
 

@@ -127,7 +127,7 @@ class WasteSummaryView(ScopedQuerysetMixin, GenericAPIView):
 
     @extend_schema(
         summary="Monthly waste by type and by account (USD), with the list's filters.",
-        responses={200: WasteSummarySerializer},
+        responses={200: WasteSummarySerializer, 400: error_response(400, "A filter value is not valid.")},
     )
     def get(self, request):
         return Response(WasteSummarySerializer(waste_summary(self.filter_queryset(self.get_queryset()))).data)

@@ -68,6 +68,13 @@ EXPECTED_ERRORS = {
     ("get", "/api/v1/sla/downtime/"): {400, 401, 404},
     ("get", "/api/v1/sla/downtime/{id}/"): {401, 404},
     ("get", "/api/v1/sla/summary/"): {400, 401},  # 400: months or a filter value
+    ("get", "/api/v1/waste/"): {400, 401, 404},
+    ("get", "/api/v1/waste/{id}/"): {401, 404},
+    ("post", "/api/v1/waste/flag/"): {400, 401, 403, 404, 413, 415},  # 404: an id that is not yours
+    ("post", "/api/v1/waste/schedule/"): {400, 401, 403, 404, 413, 415},
+    ("post", "/api/v1/waste/exempt/"): {400, 401, 403, 404, 413, 415},
+    ("post", "/api/v1/waste/scan/"): {400, 401, 403, 404, 413, 415},  # 400: the account is not connected
+    ("get", "/api/v1/waste/summary/"): {400, 401},
     ("post", "/api/v1/auth/token/"): {400, 401, 413, 415, 429},  # 429: django-axes' lockout
     ("post", "/api/v1/auth/token/refresh/"): {400, 401, 413, 415},
     ("post", "/api/v1/auth/token/blacklist/"): {400, 401, 413, 415},

@@ -47,6 +47,7 @@ from tests.aws_fixtures import CUSTOMER_ACCOUNT, OTHER_CUSTOMER_ACCOUNT, create_
 from tests.conftest import TEST_PASSWORD
 from tests.risk.factories import make_event, make_held, make_pool, make_rejected
 from tests.sla.test_api import make_downtime
+from tests.waste.test_api import make_waste
 
 PLATFORM_ARN = "arn:aws:iam::999988887777:role/spotopt-platform"
 CHECKS = [
@@ -196,6 +197,8 @@ def prepare(client_user, other_client, make_user, make_account, make_instance, m
             return make_rejected(account(client_user, environment_type=env), next(_serial))
         if case.path.startswith("/api/v1/sla/downtime/"):
             return make_downtime(account(client_user, environment_type=env), next(_serial))
+        if case.path.startswith("/api/v1/waste/"):
+            return make_waste(account(client_user, environment_type=env), next(_serial))
         raise AssertionError(f"No row for {case.path}: teach `prepare` about it")
 
     def fill_body(case, user, refused: bool):

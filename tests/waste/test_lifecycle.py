@@ -238,3 +238,22 @@ def test_a_read_only_user_cannot_act_on_waste(estate, waste_account, make_user):
             act(user=reader, resources=WasteResource.objects.all())
     assert not WasteResource.objects.exclude(status__in=[WasteStatus.DETECTED, WasteStatus.EXEMPT]).exists()
     assert ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING).count() == 0
+
+
+def test_the_approver_sees_every_resource_of_the_request_and_then_each_outcome(estate, scheduled, admin_user):
+    from django.test import Client
+    from django.urls import reverse
+
+    client = Client()
+    client.force_login(admin_user)
+    url = reverse("approval_detail", args=[scheduled.pk])
+    page = client.get(url).content.decode()
+    assert "Resources (6)" in page and "$28.65 a month of idle resources" in page
+    for item in scheduled.action_payload["resources"]:
+        assert item["resource_id"] in page and item["reason"][:40] in page
+
+    approval_approve(user=admin_user, request_id=scheduled.pk)
+    approval_execute(request_id=scheduled.pk)
+
+    page = client.get(url).content.decode()
+    assert page.count("<strong>deleted</strong>") == 6
