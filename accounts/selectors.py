@@ -12,6 +12,23 @@ def accounts_for(user):
     return Account.objects.for_user(user).select_related("user").order_by("account_name", "created_at")
 
 
+def connected_accounts_named(name: str | None, statuses) -> "tuple[object, bool]":
+    """For operators' commands: the active accounts in `statuses`, or only the one `name` names (its AWS account
+    id or spotopt UUID): (queryset, found). An unknown name gives (an empty queryset, False)."""
+    import uuid
+
+    accounts = Account.objects.filter(is_active=True, status__in=statuses).order_by("account_name")
+    if not name:
+        return accounts, True
+    match = accounts.filter(account_id=name)
+    if not match.exists():
+        try:
+            match = accounts.filter(pk=uuid.UUID(name))
+        except ValueError:
+            return accounts.none(), False
+    return match, match.exists()
+
+
 def with_fleet_totals(accounts):
     """Each account with its active instances' count and known hourly cost, as correlated aggregates (so
     counting the list for its pages does not compute them: unused subqueries are left out of COUNT)."""

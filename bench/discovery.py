@@ -29,7 +29,6 @@ is at most 10 % of its AWS time.
 """
 
 import argparse
-import logging
 import os
 import secrets
 import shutil
@@ -43,7 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import django_environment, free_port, scratch_database
+from common import django_environment, scratch_database, start_moto_server
 
 REGIONS = ["us-east-1", "eu-west-1", "us-west-2", "eu-central-1", "ap-southeast-1", "us-east-2"]
 LAUNCH_BATCH = 500
@@ -354,16 +353,7 @@ def main() -> int:
     args = parse_args()
     given_url = bool(os.environ.get("DATABASE_URL"))
     tmp = Path(tempfile.mkdtemp(prefix="spotopt-bench-"))
-    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # before moto loads: faster start
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request at INFO
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    moto_url = f"http://{host}:{port}"
-    for name in ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE"):
-        os.environ.pop(name, None)
+    server, moto_url = start_moto_server()
     try:
         database_kind = django_environment(
             tmp,

@@ -27,7 +27,6 @@ event was not handled.
 
 import argparse
 import json
-import logging
 import os
 import secrets
 import signal
@@ -41,7 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import BASE_DIR, django_environment, free_port, percentile, scratch_database
+from common import BASE_DIR, django_environment, percentile, scratch_database, start_moto_server
 
 REGION = "us-east-1"
 TARGET_P99 = 1.0
@@ -289,16 +288,7 @@ def show(label: str, values: list[float]) -> None:
 def main() -> int:
     args = parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="spotopt-bench-reaction-"))
-    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    moto_url = f"http://{host}:{port}"
-    for name in ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE"):
-        os.environ.pop(name, None)
+    server, moto_url = start_moto_server()
     django_environment(
         tmp,
         DEBUG="false",

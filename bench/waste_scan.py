@@ -25,7 +25,6 @@ at the larger size at most the smaller size's).
 """
 
 import argparse
-import logging
 import os
 import secrets
 import shutil
@@ -37,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import django_environment, free_port, scratch_database
+from common import django_environment, scratch_database, start_moto_server
 from discovery import Meter, print_meter
 
 REGION = "us-east-1"
@@ -148,16 +147,7 @@ def main() -> int:
     args = parse_args()
     given_url = bool(os.environ.get("DATABASE_URL"))
     tmp = Path(tempfile.mkdtemp(prefix="spotopt-bench-"))
-    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    moto_url = f"http://{host}:{port}"
-    for name in ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE"):
-        os.environ.pop(name, None)
+    server, moto_url = start_moto_server()
     try:
         database_kind = django_environment(
             tmp,

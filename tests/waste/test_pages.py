@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.choices import Role
+from tests.sla.test_pages import html, signed_in
 from tests.waste.test_api import make_waste
 from waste.choices import WasteStatus
 from waste.models import WasteResource
@@ -23,17 +24,6 @@ PAGE = reverse("waste_list")
 EXPORT = reverse("waste_export")
 ACTIONS = reverse("waste_bulk_action")
 SCAN = reverse("waste_scan")
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def html(response) -> str:
-    assert response.status_code == 200, response.status_code
-    return response.content.decode()
 
 
 def table_ids(page: str) -> list[str]:

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Account
+from accounts.selectors import connected_accounts_named
 from fleet.services import account_discover
 from fleet.tasks import DISCOVERABLE
 
@@ -12,14 +12,9 @@ class Command(BaseCommand):
         parser.add_argument("--account", help="spotopt account id (UUID) or AWS account id; default: all")
 
     def handle(self, *args, account=None, **options):
-        accounts = Account.objects.filter(is_active=True, status__in=DISCOVERABLE).order_by("account_name")
-        if account:
-            match = accounts.filter(account_id=account)
-            if not match.exists() and _looks_like_uuid(account):
-                match = accounts.filter(pk=account)
-            if not match.exists():
-                raise CommandError(f"No connected account '{account}' (give its AWS account id or spotopt id).")
-            accounts = match
+        accounts, found = connected_accounts_named(account, DISCOVERABLE)
+        if not found:
+            raise CommandError(f"No connected account '{account}' (give its AWS account id or spotopt id).")
         if not accounts.exists():
             self.stdout.write("No connected accounts to discover.")
             return
@@ -41,13 +36,3 @@ class Command(BaseCommand):
             failures += not result.succeeded
         if failures:
             raise CommandError(f"Discovery failed for {failures} account(s); see above.")
-
-
-def _looks_like_uuid(value: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True

@@ -1,7 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Account
-from fleet.management.commands.discover import _looks_like_uuid
+from accounts.selectors import connected_accounts_named
 from spotopt.templatetags.display import dollars
 from waste.services import SCANNABLE, account_scan_waste
 
@@ -17,14 +16,9 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="write nothing (no rows, no tags, no requests)")
 
     def handle(self, *args, account=None, dry_run=False, **options):
-        accounts = Account.objects.filter(is_active=True, status__in=SCANNABLE).order_by("account_name")
-        if account:
-            match = accounts.filter(account_id=account)
-            if not match.exists() and _looks_like_uuid(account):
-                match = accounts.filter(pk=account)
-            if not match.exists():
-                raise CommandError(f"No connected account '{account}' (give its AWS account id or spotopt id).")
-            accounts = match
+        accounts, found = connected_accounts_named(account, SCANNABLE)
+        if not found:
+            raise CommandError(f"No connected account '{account}' (give its AWS account id or spotopt id).")
         if not accounts.exists():
             self.stdout.write("No connected accounts to scan.")
             return
