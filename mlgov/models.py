@@ -76,6 +76,33 @@ class MLModel(UUIDModel):
         transition(self, "status", MODEL_STATUS_TRANSITIONS, status)
 
 
+class ModelMove(UUIDModel):
+    """Who moved a model, when, from which status to which (and activations as the production model): the
+    lifecycle's audit trail, kept when the people go."""
+
+    model = models.ForeignKey(MLModel, on_delete=models.CASCADE, related_name="moves")
+    from_status = models.CharField(max_length=16, choices=ModelStatus.choices)
+    to_status = models.CharField(max_length=16, choices=ModelStatus.choices)
+    activated = models.BooleanField(default=False, help_text="Made the active production model by this move.")
+    deactivated = models.BooleanField(default=False, help_text="No longer the active production model after it.")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="model_moves"
+    )
+    by_username = models.CharField(max_length=150, blank=True)
+    at = models.DateTimeField(db_index=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        constraints = [
+            choices_check("from_status", ModelStatus, name="modelmove_from_status_valid"),
+            choices_check("to_status", ModelStatus, name="modelmove_to_status_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.model} {self.from_status} -> {self.to_status}"
+
+
 class ExperimentLogQuerySet(TenantQuerySet):
     account_path = "instance__account"
 

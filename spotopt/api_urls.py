@@ -5,6 +5,7 @@ from django.urls import path
 from accounts import api as accounts_api
 from approvals import api as approvals_api
 from fleet import api as fleet_api
+from mlgov import api as mlgov_api
 from risk import api as risk_api
 from sla import api as sla_api
 from waste import api as waste_api
@@ -15,6 +16,7 @@ router = ApiRouter()
 accounts_api.register(router)
 approvals_api.register(router)
 fleet_api.register(router)
+mlgov_api.register(router)
 risk_api.register(router)
 sla_api.register(router)
 waste_api.register(router)

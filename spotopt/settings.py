@@ -253,6 +253,10 @@ WASTE_PRICES = env.json("WASTE_PRICES", default={})
 # this tag (days) and the scanner reads it instead of the creation time. Empty (the default) everywhere else.
 WASTE_AGE_TAG = env.str("WASTE_AGE_TAG", default="")
 
+# The largest ONNX model file accepted (bytes): below the API's 5 MB request body, so an upload through the
+# API and through the Lab page are held to the same limit.
+MLMODEL_MAX_BYTES = env.int("MLMODEL_MAX_BYTES", default=4 * 1024 * 1024)
+
 # How long a team invitation link stays valid (days).
 TEAM_INVITATION_DAYS = env.int("TEAM_INVITATION_DAYS", default=7)
 
@@ -367,6 +371,7 @@ SPECTACULAR_SETTINGS = {
         "DeletionOutcomeEnum": ["deleted", "skipped", "failed"],
         "RiskEventOutcomeEnum": "risk.choices.EventOutcome",
         "WasteStatusEnum": "waste.choices.WasteStatus",
+        "ModelStatusEnum": "mlgov.choices.ModelStatus",
     },
 }
 

@@ -68,6 +68,11 @@ EXPECTED_ERRORS = {
     ("get", "/api/v1/sla/downtime/"): {400, 401, 404},
     ("get", "/api/v1/sla/downtime/{id}/"): {401, 404},
     ("get", "/api/v1/sla/summary/"): {400, 401},  # 400: months or a filter value
+    ("get", "/api/v1/models/"): {400, 401, 403, 404},  # 403: not a Lab role
+    ("post", "/api/v1/models/"): {400, 401, 403, 409, 413, 415},  # 400: not a safe model; 409: the name exists
+    ("get", "/api/v1/models/{id}/"): {401, 403, 404},
+    ("post", "/api/v1/models/{id}/move/"): {400, 401, 403, 404, 409, 413, 415},
+    ("post", "/api/v1/models/{id}/activate/"): {400, 401, 403, 404, 409, 413, 415},
     ("get", "/api/v1/waste/"): {400, 401, 404},
     ("get", "/api/v1/waste/{id}/"): {401, 404},
     ("post", "/api/v1/waste/flag/"): {400, 401, 403, 404, 413, 415},  # 404: an id that is not yours

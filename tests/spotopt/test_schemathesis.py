@@ -41,10 +41,13 @@ from accounts import teams
 from accounts.choices import AccountStatus, EnvironmentType, Role
 from accounts.models import Account
 from approvals.choices import ApprovalStatus, ExecutionStatus
+from mlgov.choices import ModelStatus
+from mlgov.services import model_move, model_upload
 from risk.choices import HeldEventStatus
 from risk.models import HeldRiskEvent
 from tests.aws_fixtures import CUSTOMER_ACCOUNT, OTHER_CUSTOMER_ACCOUNT, create_user_with_keys, moto  # noqa: F401
 from tests.conftest import TEST_PASSWORD
+from tests.mlgov.onnx_models import risk_model
 from tests.risk.factories import make_event, make_held, make_pool, make_rejected
 from tests.sla.test_api import make_downtime
 from tests.waste.test_api import make_waste
@@ -100,6 +103,11 @@ def wsgi_app():
     finally:
         signals.request_started.connect(close_old_connections)
         signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"  # uploaded models go to the test's own folder
 
 
 @pytest.fixture(autouse=True)
@@ -197,6 +205,13 @@ def prepare(client_user, other_client, make_user, make_account, make_instance, m
             return make_rejected(account(client_user, environment_type=env), next(_serial))
         if case.path.startswith("/api/v1/sla/downtime/"):
             return make_downtime(account(client_user, environment_type=env), next(_serial))
+        if case.path.startswith("/api/v1/models/"):
+            # Global rows; refused: an archived model (no move, no activation: 400 / 409).
+            lab = make_user(Role.LAB)
+            model = model_upload(
+                user=lab, name=f"model-{next(_serial)}", version="1", feature_schema_version="1", data=risk_model()
+            )
+            return model_move(user=lab, model=model, status=ModelStatus.ARCHIVED) if refused else model
         if case.path.startswith("/api/v1/waste/"):
             return make_waste(account(client_user, environment_type=env), next(_serial))
         raise AssertionError(f"No row for {case.path}: teach `prepare` about it")

@@ -1,0 +1,67 @@
+"""What /api/v1/models/ shows and takes."""
+
+from rest_framework import serializers
+
+from .choices import ModelStatus
+from .models import MLModel, ModelMove
+
+
+class ModelMoveSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelMove
+        fields = ["from_status", "to_status", "activated", "deactivated", "by_username", "at", "note"]
+        read_only_fields = fields
+
+
+class MLModelSerializer(serializers.ModelSerializer):
+    """A model under governance: its lifecycle state, whether it is the production model, its SHA-256 (checked
+    on every load) and its track record."""
+
+    uploaded_by = serializers.CharField(source="uploaded_by.username", read_only=True, allow_null=True, default=None)
+    moves = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MLModel
+        fields = [
+            "id",
+            "name",
+            "version",
+            "description",
+            "feature_schema_version",
+            "status",
+            "is_active_prod",
+            "file_hash",
+            "uploaded_by",
+            "uploaded_at",
+            "graduated_at",
+            "deployed_at",
+            "archived_at",
+            "total_predictions",
+            "avg_prediction_score",
+            "success_count",
+            "failure_count",
+            "moves",
+        ]
+        read_only_fields = fields
+
+    def get_moves(self, model) -> list[dict]:
+        if self.context.get("view") and getattr(self.context["view"], "action", "") == "list":
+            return []
+        return ModelMoveSerializer(model.moves.order_by("-at")[:50], many=True).data
+
+
+class ModelUploadSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=255)
+    version = serializers.CharField(max_length=64)
+    feature_schema_version = serializers.CharField(max_length=32, default="1")
+    description = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    file = serializers.FileField(help_text="The ONNX file (at most MLMODEL_MAX_BYTES).")
+
+
+class ModelMoveRequestSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ModelStatus.choices)
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class ModelActivateRequestSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
