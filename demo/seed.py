@@ -112,6 +112,7 @@ class DemoSeedResult:
     approvals_pending: int = 0
     interruptions: InterruptionSeed | None = None
     waste: dict = field(default_factory=dict)
+    model: str = ""
 
 
 Progress = Callable[[str], None]
@@ -336,11 +337,43 @@ def demo_estate_seed(*, progress: Progress | None = None) -> DemoSeedResult:
     result.approvals_filed = demo_approvals_seed(prod=prod, lab=lab)
     say("Interruption events ...")
     result.interruptions = demo_interruptions_seed(prod=prod, lab=lab, progress=say)
+    say("Models ...")
+    result.model = demo_model_seed()
     say("Waste ...")
     result.waste = demo_waste_seed(accounts=accounts, prod=prod)
     result.approvals_pending = ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING).count()
     demo_state_write(result)
     return result
+
+
+DEMO_MODEL_NAME = "baseline-v1"
+
+
+def demo_model_seed() -> str:
+    """The shipped baseline model, through model governance: uploaded and graduated by the lab user, enabled
+    and made the production model by the super_admin (each move recorded)."""
+    from mlgov.choices import ModelStatus
+    from mlgov.models import MLModel
+    from mlgov.services import model_activate, model_move, model_upload
+
+    model = MLModel.objects.filter(name=DEMO_MODEL_NAME).first()
+    if model is None:
+        lab = User.objects.get(username=DEMO_LAB_USERNAME)
+        boss = User.objects.get(username="demo-superadmin")
+        data = (Path(settings.BASE_DIR) / "mlgov" / "data" / "baseline-v1.onnx").read_bytes()
+        model = model_upload(
+            user=lab,
+            name=DEMO_MODEL_NAME,
+            version="1.0",
+            feature_schema_version="1",
+            data=data,
+            description="Trained by scripts/train_baseline_model.py on documented synthetic data.",
+        )
+        for status in (ModelStatus.TESTING, ModelStatus.GRADUATED):
+            model = model_move(user=lab, model=model, status=status)
+        model = model_move(user=boss, model=model, status=ModelStatus.ENABLED)
+        model = model_activate(user=boss, model=model, note="the demo's production model")
+    return str(model)
 
 
 # The demo's waste story: one resource flagged today, one flagged a grace period ago (so the scan filed its

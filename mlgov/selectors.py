@@ -1,7 +1,13 @@
 """Reads of the models under governance: platform-wide (not tenant data), for the roles that use the Lab."""
 
+from datetime import timedelta
+
+from django.db.models import Avg, Count, Q
+from django.utils import timezone
+
 from accounts.roles import Capability, can
 
+from .choices import Decision
 from .models import MLModel, ModelMove
 
 
@@ -13,3 +19,33 @@ def models_for(user):
 
 def moves_of(model):
     return ModelMove.objects.filter(model=model).order_by("-at", "-id")
+
+
+def model_comparison(*, days: int = 7) -> list[dict]:
+    """Per model, its runs of the last `days`: how many, the mean crash probability, the switches and the
+    mean projected hourly saving (one GROUP BY), next to its settled switch outcomes (all time)."""
+    since = timezone.now() - timedelta(days=days)
+    recent = Q(experiment_logs__execution_time__gte=since)
+    return list(
+        MLModel.objects.exclude(status="ARCHIVED")
+        .annotate(
+            runs=Count("experiment_logs", filter=recent),
+            mean_crash_probability=Avg("experiment_logs__prediction_score", filter=recent),
+            switches=Count("experiment_logs", filter=recent & Q(experiment_logs__decision=Decision.SWITCH)),
+            mean_projected_savings=Avg("experiment_logs__projected_hourly_savings", filter=recent),
+        )
+        .values(
+            "id",
+            "name",
+            "version",
+            "status",
+            "is_active_prod",
+            "runs",
+            "mean_crash_probability",
+            "switches",
+            "mean_projected_savings",
+            "success_count",
+            "failure_count",
+        )
+        .order_by("-is_active_prod", "-runs", "name")
+    )

@@ -60,6 +60,12 @@ class FrozenClock:
         self.now = self.start + timedelta(**since_start)
 
 
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Uploaded files (models) go to the test's own folder, never into the repository's var/."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
 @pytest.fixture
 def clock(monkeypatch):
     """Frozen time for one test: django.utils.timezone.now answers `clock.now`, which starts at FROZEN_NOW

@@ -22,6 +22,7 @@ from approvals.choices import ActionType, ApprovalStatus, RiskLevel
 from approvals.models import ApprovalRequest
 from fleet.choices import AuthStatus, Lifecycle, OrchestratorType
 from fleet.models import Instance
+from mlgov.models import MLModel
 from risk.models import GlobalRiskEvent, SpotPoolRisk
 from sla.models import DowntimeLog
 from spotopt import aws
@@ -170,6 +171,17 @@ def test_seed_demo_builds_a_believable_estate_and_a_rerun_duplicates_nothing(dem
     }
     assert asg_node.instance_metadata["private_ip"] and asg_node.instance_metadata["launch_time"]
     assert live.filter(cluster_membership__nodepool="default", lifecycle=Lifecycle.SPOT).count() == 1
+
+    # The shipped baseline model went through governance: the production model, every move recorded.
+    model = MLModel.objects.get(name="baseline-v1")
+    assert model.is_active_prod and model.status == "ENABLED"
+    assert [m.by_username for m in model.moves.order_by("at")] == [
+        "demo-lab",
+        "demo-lab",
+        "demo-lab",
+        "demo-superadmin",
+        "demo-superadmin",
+    ]
 
     # Waste: what the scanner found in moto (the estate's idle resources, by their Name tags), one flagged
     # and tagged in AWS, one scheduled with its deletion request pending.

@@ -18,11 +18,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 ROUNDS = 4
 
 
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 def enabled_model(lab, boss, name):
     model = services.model_upload(user=lab, name=name, version="1", feature_schema_version="1", data=risk_model())
     for status in (ModelStatus.TESTING, ModelStatus.GRADUATED):

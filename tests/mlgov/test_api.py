@@ -16,11 +16,6 @@ MODELS = "/api/v1/models/"
 LAB_REFUSAL = "Models are governed in the Lab: lab users, admins and super_admins only."
 
 
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 def make_model(user, n=0):
     return model_upload(user=user, name=f"risk-{n}", version="1", feature_schema_version="1", data=risk_model())
 

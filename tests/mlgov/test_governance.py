@@ -19,11 +19,6 @@ from tests.mlgov.onnx_models import BASELINE, WIDTH, pickled, risk_model
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 def upload(user, name="risk-v1", data=None, schema="1", **fields):
     return model_upload(
         user=user,

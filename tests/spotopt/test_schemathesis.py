@@ -106,11 +106,6 @@ def wsgi_app():
 
 
 @pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"  # uploaded models go to the test's own folder
-
-
-@pytest.fixture(autouse=True)
 def _platform(settings, moto):  # noqa: F811  (after moto, which empties PLATFORM_AWS_PRINCIPAL_ARN)
     # Under moto the caller is a user, not a role: the template would be refused (platform setup incomplete).
     settings.PLATFORM_AWS_PRINCIPAL_ARN = PLATFORM_ARN

@@ -64,6 +64,8 @@ class Command(BaseCommand):
                 f"Interruption events: {SpotPoolRisk.objects.filter(poisoned_now()).count()} poisoned pool(s) "
                 f"(Risk page), {DowntimeLog.objects.count()} downtime stretch(es) (SLA page)"
             )
+        if result.model:
+            self.stdout.write(f"Production model: {result.model} (Lab page)")
         if result.waste:
             found = ", ".join(f"{name}: {count}" for name, count in result.waste.items())
             self.stdout.write(f"Waste: idle resources found by the scanner ({found}) (Waste page)")
