@@ -142,6 +142,7 @@ def permission_statements(*, queue_name: str = DEFAULT_EVENT_QUEUE_NAME) -> list
                 "ec2:DescribeInstanceTypes",
                 "ec2:DescribeInstanceTypeOfferings",
                 "ec2:DescribeSpotPriceHistory",
+                "ec2:GetSpotPlacementScores",
                 "ec2:DescribeSpotInstanceRequests",
                 "ec2:DescribeImages",
                 "ec2:DescribeImageAttribute",

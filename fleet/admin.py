@@ -2,7 +2,15 @@ from django.contrib import admin
 
 from spotopt.admin import ViewOnlyAdminMixin
 
-from .models import ActiveInstanceView, Instance, InstanceTypeFacts, InstanceTypeOffering
+from .models import (
+    ActiveInstanceView,
+    CapacitySignal,
+    Instance,
+    InstanceTypeFacts,
+    InstanceTypeOffering,
+    OnDemandPrice,
+    SpotPriceStep,
+)
 
 
 @admin.register(Instance)
@@ -112,3 +120,32 @@ class InstanceTypeOfferingAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("region", "availability_zone")
     search_fields = ("instance_type",)
     ordering = ("region", "availability_zone", "instance_type")
+
+
+@admin.register(SpotPriceStep)
+class SpotPriceStepAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    """Spot price steps as AWS reported them (hourly job fleet.refresh-market-data): view only."""
+
+    list_display = ("instance_type", "availability_zone", "price", "observed_at", "source")
+    list_filter = ("source", "region")
+    search_fields = ("instance_type", "availability_zone")
+    date_hierarchy = "observed_at"
+    show_full_result_count = False
+
+
+@admin.register(OnDemandPrice)
+class OnDemandPriceAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    """On-demand prices from the Pricing API or the shipped catalog (the source says which): view only."""
+
+    list_display = ("instance_type", "region", "price", "source", "fetched_at")
+    list_filter = ("source", "region")
+    search_fields = ("instance_type",)
+
+
+@admin.register(CapacitySignal)
+class CapacitySignalAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    """Placement scores and advisor bands (missing ones with the reason): view only."""
+
+    list_display = ("instance_type", "region", "placement_score", "placement_missing_reason", "advisor_band_max")
+    list_filter = ("region", "advisor_band_max")
+    search_fields = ("instance_type",)

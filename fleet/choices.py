@@ -29,3 +29,13 @@ class PriceSource(models.TextChoices):
     ON_DEMAND_LIST = "on_demand_list", "On-demand list price"
     SPOT_MARKET = "spot_market", "Latest Spot price of its pool"
     UNKNOWN = "unknown", "Not known"
+
+
+class MarketSource(models.TextChoices):
+    """Where a market figure came from (pages say so: the demo's Spot history is synthetic)."""
+
+    AWS = "aws", "AWS"
+    PRICING_API = "pricing_api", "AWS Pricing API"
+    CATALOG = "catalog", "Shipped list-price catalog"
+    ADVISOR = "advisor", "Spot Instance Advisor"
+    SYNTHETIC = "synthetic", "Synthetic (demo)"

@@ -6,7 +6,7 @@ from spotopt.db import ReadOnlyModel, TimestampedModel, UUIDModel, choices_check
 from spotopt.scoping import TenantQuerySet
 from spotopt.states import TransitionTable, transition
 
-from .choices import AuthStatus, Lifecycle, OrchestratorType, PipelineMode, PriceSource
+from .choices import AuthStatus, Lifecycle, MarketSource, OrchestratorType, PipelineMode, PriceSource
 
 # UNAUTHORIZED: seen without an authorizing tag, not yet flagged. FLAGGED: the grace period runs.
 # TERMINATED is final: the rogue instance was terminated through an approved request.
@@ -265,3 +265,85 @@ class InstanceTypeOffering(UUIDModel):
 
     def __str__(self):
         return f"{self.instance_type} in {self.availability_zone}"
+
+
+class SpotPriceStep(UUIDModel):
+    """One Spot price change of a pool (DescribeSpotPriceHistory): the price holds from `observed_at` until the
+    pool's next step. Kept (not overwritten) so trends and volatility can be computed."""
+
+    region = models.CharField(max_length=32)
+    availability_zone = models.CharField(max_length=32)
+    instance_type = models.CharField(max_length=64)
+    price = models.DecimalField(max_digits=12, decimal_places=6)
+    observed_at = models.DateTimeField()
+    source = models.CharField(max_length=16, choices=MarketSource.choices, default=MarketSource.AWS)
+
+    class Meta:
+        ordering = ["region", "availability_zone", "instance_type", "-observed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["region", "availability_zone", "instance_type", "observed_at"], name="spot_price_step_unique"
+            ),
+            non_negative("price", name="spot_price_step_price_non_negative"),
+            choices_check("source", MarketSource, name="spot_price_step_source_valid"),
+        ]
+        indexes = [
+            # A pool's history newest first, and the types of a region over a window.
+            models.Index(
+                fields=["region", "instance_type", "availability_zone", "-observed_at"], name="spot_price_pool"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.instance_type} {self.availability_zone} ${self.price} at {self.observed_at:%Y-%m-%d %H:%M}"
+
+
+class OnDemandPrice(UUIDModel):
+    """The on-demand hourly price of a type in a region (Linux, shared tenancy): the Pricing API's answer, or
+    the shipped catalog's when the API cannot be asked."""
+
+    region = models.CharField(max_length=32)
+    instance_type = models.CharField(max_length=64)
+    price = models.DecimalField(max_digits=12, decimal_places=6)
+    source = models.CharField(max_length=16, choices=MarketSource.choices)
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["region", "instance_type"]
+        constraints = [
+            models.UniqueConstraint(fields=["region", "instance_type"], name="on_demand_price_unique"),
+            non_negative("price", name="on_demand_price_non_negative"),
+            choices_check("source", MarketSource, name="on_demand_price_source_valid"),
+        ]
+
+
+class CapacitySignal(UUIDModel):
+    """What AWS says about a type's Spot capacity in a region: the placement score (1-10,
+    GetSpotPlacementScores) and the Spot Instance Advisor's interruption band. Either may be missing, with
+    the reason (not permitted, not offered by the endpoint, not listed): the feature is then marked missing,
+    never invented."""
+
+    region = models.CharField(max_length=32)
+    instance_type = models.CharField(max_length=64)
+    placement_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    placement_missing_reason = models.CharField(max_length=255, blank=True)
+    placement_fetched_at = models.DateTimeField(null=True, blank=True)
+    # The band's upper bound in percent of interruptions a month: 5, 11, 16, 22 or 100 (the advisor's ranges).
+    advisor_band_max = models.PositiveSmallIntegerField(null=True, blank=True)
+    advisor_savings_percent = models.PositiveSmallIntegerField(null=True, blank=True)
+    advisor_fetched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["region", "instance_type"]
+        constraints = [
+            models.UniqueConstraint(fields=["region", "instance_type"], name="capacity_signal_unique"),
+            models.CheckConstraint(
+                condition=models.Q(placement_score__isnull=True)
+                | models.Q(placement_score__gte=1, placement_score__lte=10),
+                name="capacity_signal_placement_1_10",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(advisor_band_max__isnull=True) | models.Q(advisor_band_max__in=[5, 11, 16, 22, 100]),
+                name="capacity_signal_advisor_band",
+            ),
+        ]

@@ -39,7 +39,24 @@ def refresh_instance_types() -> dict:
     return catalog_refresh_all()
 
 
+def refresh_market_data() -> dict:
+    """The hourly job: Spot price history, on-demand prices and placement scores of every region in use
+    (fleet.market), asked with one connected account of each region."""
+    from .market import market_refresh_all
+
+    return market_refresh_all()
+
+
+def refresh_spot_advisor() -> dict:
+    """The daily job: the Spot Instance Advisor's interruption bands (SPOT_ADVISOR_URL)."""
+    from .market import advisor_refresh
+
+    return advisor_refresh()
+
+
 SCHEDULES = [
     PeriodicJob(name="fleet.discover-all", func="fleet.tasks.discover_all_accounts", minutes=15),
     PeriodicJob(name="fleet.refresh-instance-types", func="fleet.tasks.refresh_instance_types", minutes=24 * 60),
+    PeriodicJob(name="fleet.refresh-market-data", func="fleet.tasks.refresh_market_data", minutes=60),
+    PeriodicJob(name="fleet.refresh-spot-advisor", func="fleet.tasks.refresh_spot_advisor", minutes=24 * 60),
 ]

@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from spotopt.admin import ViewOnlyAdminMixin
 
-from .models import ExperimentLog, MLModel, RecentExperimentView
+from .models import ExperimentLog, MLModel, ModelMove, RecentExperimentView
 
 
 @admin.register(MLModel)
@@ -102,3 +102,14 @@ class RecentExperimentViewAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("instance_ref", "aws_account_id", "account_name", "model_name")
     date_hierarchy = "execution_time"
     ordering = ("-execution_time",)
+
+
+@admin.register(ModelMove)
+class ModelMoveAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    """The models' lifecycle audit trail: view only."""
+
+    list_display = ("at", "model", "from_status", "to_status", "activated", "deactivated", "by_username", "note")
+    list_filter = ("to_status", "activated")
+    search_fields = ("model__name", "by_username", "note")
+    list_select_related = ("model",)
+    date_hierarchy = "at"

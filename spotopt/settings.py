@@ -253,6 +253,14 @@ WASTE_PRICES = env.json("WASTE_PRICES", default={})
 # this tag (days) and the scanner reads it instead of the creation time. Empty (the default) everywhere else.
 WASTE_AGE_TAG = env.str("WASTE_AGE_TAG", default="")
 
+# Market data for the optimizer (fleet/market.py): how much Spot price history is kept fetched, and the
+# public Spot Instance Advisor data (fetched daily; an air-gapped install points it at a mirror).
+MARKET_SPOT_HISTORY_DAYS = env.int("MARKET_SPOT_HISTORY_DAYS", default=7)
+SPOT_ADVISOR_URL = env.str(
+    "SPOT_ADVISOR_URL", default="https://spot-bid-advisor.s3.amazonaws.com/spot-advisor-data.json"
+)
+SPOT_ADVISOR_MAX_BYTES = env.int("SPOT_ADVISOR_MAX_BYTES", default=20 * 1024 * 1024)
+
 # The largest ONNX model file accepted (bytes): below the API's 5 MB request body, so an upload through the
 # API and through the Lab page are held to the same limit.
 MLMODEL_MAX_BYTES = env.int("MLMODEL_MAX_BYTES", default=4 * 1024 * 1024)

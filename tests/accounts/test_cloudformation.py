@@ -24,7 +24,8 @@ TEMPLATE_URL = "https://spotopt-public.s3.amazonaws.com/onboarding/template.yaml
 # What the product does in a customer's account, hence what the role must be allowed to do, by purpose.
 REQUIRED_ACTIONS_BY_PURPOSE = {
     "discovery: fleet, capacity pools, prices, waste": """
-        ec2:DescribeInstances ec2:DescribeInstanceTypes ec2:DescribeSpotPriceHistory ec2:DescribeImages
+        ec2:DescribeInstances ec2:DescribeInstanceTypes ec2:DescribeSpotPriceHistory ec2:GetSpotPlacementScores
+        ec2:DescribeImages
         ec2:DescribeSnapshots ec2:DescribeVolumes ec2:DescribeAddresses ec2:DescribeRegions
         ec2:DescribeAvailabilityZones ec2:DescribeInstanceTypeOfferings ec2:DescribeTags
         ec2:DescribeLaunchTemplates ec2:DescribeSubnets ec2:DescribeSpotInstanceRequests
