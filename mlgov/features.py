@@ -26,6 +26,8 @@ then 0.0, never invented):
 | 13 | advisor_band_missing | 1.0 when the advisor has no band for the type and region |
 """
 
+from datetime import timedelta
+
 FEATURE_SCHEMAS: dict[str, tuple[str, ...]] = {
     "1": (
         "price_ratio_to_on_demand",
@@ -50,3 +52,134 @@ PROBABILITIES_OUTPUT = "probabilities"
 
 def features_of(version: str) -> tuple[str, ...] | None:
     return FEATURE_SCHEMAS.get(version)
+
+
+# --- Building the features of a cycle's candidates ---------------------------------------------------------
+
+HIVE_DAYS = 15
+TENANT_DAYS = 30
+PRICE_DAYS = 7
+DAYS_SINCE_CAP = 30.0
+
+
+def _family(instance_type: str) -> str:
+    return instance_type.split(".", 1)[0]
+
+
+class MarketSnapshot:
+    """What every candidate of one cycle is scored on, read once for all of them: the pools' Spot price steps
+    of the last PRICE_DAYS, on-demand prices, the hive's events of the last HIVE_DAYS (grouped in SQL), the
+    tenants' own events of TENANT_DAYS, and the capacity signals. A fixed number of queries per cycle."""
+
+    def __init__(self, pools, *, now):
+        from django.db.models import Count, Max
+
+        from fleet.models import CapacitySignal, OnDemandPrice, SpotPriceStep
+        from fleet.pricing import on_demand_hourly
+        from risk.choices import RiskEventType
+        from risk.models import GlobalRiskEvent
+
+        self.now = now
+        pools = set(pools)
+        regions = {p[0] for p in pools}
+        types = {p[2] for p in pools}
+        self._on_demand_fallback = on_demand_hourly
+        self.steps: dict[tuple, list[tuple]] = {}
+        for row in (
+            SpotPriceStep.objects.filter(
+                region__in=regions, instance_type__in=types, observed_at__gte=now - timedelta(days=PRICE_DAYS)
+            )
+            .order_by("observed_at")
+            .values_list("region", "availability_zone", "instance_type", "observed_at", "price")
+        ):
+            self.steps.setdefault(row[:3], []).append((row[3], float(row[4])))
+        self.on_demand = {
+            (r, t): float(p)
+            for r, t, p in OnDemandPrice.objects.filter(region__in=regions, instance_type__in=types).values_list(
+                "region", "instance_type", "price"
+            )
+        }
+        self.hive: dict[tuple, dict] = {}
+        recent = GlobalRiskEvent.objects.filter(region__in=regions, received_at__gte=now - timedelta(days=HIVE_DAYS))
+        for row in (
+            recent.order_by()
+            .values("region", "availability_zone", "instance_type", "event_type")
+            .annotate(n=Count("id"), last=Max("received_at"))
+        ):
+            key = (row["region"], row["availability_zone"], row["instance_type"])
+            entry = self.hive.setdefault(key, {"terminations": 0, "rebalances": 0, "last": None})
+            if row["event_type"] == RiskEventType.TERMINATION_NOTICE:
+                entry["terminations"] += row["n"]
+                entry["last"] = row["last"]
+            else:
+                entry["rebalances"] += row["n"]
+        # Totals the neighbour features subtract the pool's own from (no loop over the hive per candidate).
+        self.by_type: dict[tuple, int] = {}
+        self.by_family: dict[tuple, int] = {}
+        for (region, zone, instance_type), entry in self.hive.items():
+            key = (region, instance_type)
+            self.by_type[key] = self.by_type.get(key, 0) + entry["terminations"]
+            key = (region, zone, _family(instance_type))
+            self.by_family[key] = self.by_family.get(key, 0) + entry["terminations"]
+        self.tenant = {
+            (row["account_id"], row["region"]): row["n"]
+            for row in GlobalRiskEvent.objects.filter(
+                region__in=regions,
+                event_type=RiskEventType.TERMINATION_NOTICE,
+                received_at__gte=now - timedelta(days=TENANT_DAYS),
+            )
+            .order_by()
+            .values("account_id", "region")
+            .annotate(n=Count("id"))
+        }
+        self.signals = {
+            (s.region, s.instance_type): s
+            for s in CapacitySignal.objects.filter(region__in=regions, instance_type__in=types)
+        }
+
+    def spot_price(self, pool) -> float | None:
+        steps = self.steps.get(tuple(pool))
+        return steps[-1][1] if steps else None
+
+    def on_demand_price(self, region: str, instance_type: str) -> float | None:
+        if (region, instance_type) in self.on_demand:
+            return self.on_demand[(region, instance_type)]
+        fallback = self._on_demand_fallback(instance_type, region)
+        return float(fallback) if fallback is not None else None
+
+    def features(self, pool, *, current_price: float, account_id) -> list[float] | None:
+        """Schema "1" for one candidate pool of one instance, or None when its Spot price is not known."""
+        region, zone, instance_type = pool
+        steps = self.steps.get(tuple(pool))
+        on_demand = self.on_demand_price(region, instance_type)
+        if not steps or not on_demand or not current_price:
+            return None
+        prices = [price for _, price in steps]
+        last, first = prices[-1], prices[0]
+        mean = sum(prices) / len(prices)
+        variance = sum((p - mean) ** 2 for p in prices) / len(prices)
+        own = self.hive.get(tuple(pool), {})
+        last_hit = own.get("last")
+        days_since = min(DAYS_SINCE_CAP, (self.now - last_hit).total_seconds() / 86400) if last_hit else DAYS_SINCE_CAP
+        own_hits = own.get("terminations", 0)
+        neighbours = self.by_type.get((region, instance_type), 0) - own_hits
+        family = self.by_family.get((region, zone, _family(instance_type)), 0) - own_hits
+        signal = self.signals.get((region, instance_type))
+        score = signal.placement_score if signal else None
+        band = signal.advisor_band_max if signal else None
+        return [
+            last / on_demand,
+            last / current_price,
+            (last - first) / first if first else 0.0,
+            (variance**0.5) / mean if mean else 0.0,
+            float(own.get("terminations", 0)),
+            days_since,
+            float(neighbours),
+            float(family),
+            float(own.get("rebalances", 0)),
+            float(self.tenant.get((account_id, region), 0)),
+            float(score or 0),
+            0.0 if score else 1.0,
+            (band or 0) / 100.0,
+            0.0 if band else 1.0,
+        ]

@@ -261,6 +261,11 @@ SPOT_ADVISOR_URL = env.str(
 )
 SPOT_ADVISOR_MAX_BYTES = env.int("SPOT_ADVISOR_MAX_BYTES", default=20 * 1024 * 1024)
 
+# The optimizer's decision: a SWITCH needs a pool that saves at least this share of the current price at a
+# crash probability of at most this much.
+OPTIMIZER_MIN_SAVING = env.float("OPTIMIZER_MIN_SAVING", default=0.20)
+OPTIMIZER_MAX_RISK = env.float("OPTIMIZER_MAX_RISK", default=0.15)
+
 # The largest ONNX model file accepted (bytes): below the API's 5 MB request body, so an upload through the
 # API and through the Lab page are held to the same limit.
 MLMODEL_MAX_BYTES = env.int("MLMODEL_MAX_BYTES", default=4 * 1024 * 1024)

@@ -23,33 +23,14 @@ from fleet.catalog import (
 from fleet.models import Instance, InstanceTypeFacts, InstanceTypeOffering
 from fleet.tasks import SCHEDULES
 from tests.aws_fixtures import MOTO_DEFAULT_ACCOUNT, moto  # noqa: F401
+from tests.fleet.conftest import REGION
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("moto")]
-REGION = "us-east-1"
-_CATALOG: dict[str, list[dict]] = {}
 
 
 @pytest.fixture
-def account(make_user, make_account):
-    return make_account(
-        make_user(),
-        account_id=MOTO_DEFAULT_ACCOUNT,
-        role_arn=f"arn:aws:iam::{MOTO_DEFAULT_ACCOUNT}:role/SpotOptimizerRole",
-        regions=[REGION],
-    )
-
-
-@pytest.fixture
-def catalog(account):
-    """us-east-1's catalog as the refresh writes it from moto (read once per test process)."""
-    if not _CATALOG:
-        instance_type_catalog_refresh(account=account, region=REGION)
-        _CATALOG["facts"] = list(InstanceTypeFacts.objects.values())
-        _CATALOG["offerings"] = list(InstanceTypeOffering.objects.values())
-    else:
-        InstanceTypeFacts.objects.bulk_create([InstanceTypeFacts(**row) for row in _CATALOG["facts"]])
-        InstanceTypeOffering.objects.bulk_create([InstanceTypeOffering(**row) for row in _CATALOG["offerings"]])
-    return _CATALOG
+def account(catalog_account):
+    return catalog_account
 
 
 def instance_of(account, make_instance, instance_type, zone="us-east-1a", **fields):
