@@ -136,8 +136,9 @@ def _decide(evaluation: Evaluation, current_price: float) -> tuple[str, str, Can
     )
 
 
-def optimizer_evaluate(*, instances, now=None) -> list[ExperimentLog]:
-    """Evaluate these instances (active ones with their account loaded) and write one log row each."""
+def optimizer_evaluate(*, instances, now=None, write: bool = True) -> list[ExperimentLog]:
+    """Evaluate these instances (active ones with their account loaded) and write one log row each (unless
+    `write` is false: a dry run answers the rows unsaved)."""
     now = now or timezone.now()
     started = time.perf_counter()
     instances = list(instances)
@@ -259,6 +260,19 @@ def optimizer_evaluate(*, instances, now=None) -> list[ExperimentLog]:
                 error_message=error,
             )
         )
-    ExperimentLog.objects.bulk_create(logs, batch_size=1000)
+    if write:
+        ExperimentLog.objects.bulk_create(logs, batch_size=1000)
     logger.info("optimizer evaluated %d instance(s) in %d ms", len(logs), elapsed_ms)
     return logs
+
+
+def optimizer_instances(*, account=None):
+    """The instances a cycle evaluates: active ones of connected accounts (one account's with `account`)."""
+    from accounts.choices import AccountStatus
+
+    instances = Instance.objects.filter(
+        is_active=True, account__is_active=True, account__status__in=[AccountStatus.CONNECTED, AccountStatus.ACTIVE]
+    ).select_related("account")
+    if account is not None:
+        instances = instances.filter(account=account)
+    return instances.order_by("account_id", "instance_id")

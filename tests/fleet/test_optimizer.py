@@ -175,3 +175,25 @@ def test_a_lab_instance_is_scored_by_its_assigned_model(make_account, client_use
     (log,) = optimizer_evaluate(instances=[instance])
 
     assert log.model == model and log.decision == Decision.SWITCH
+
+
+def test_the_optimize_command_prints_the_decisions_and_dry_run_writes_nothing(
+    catalog_account, make_instance, production_model
+):
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    instance, pools = m5(catalog_account, make_instance)
+    prices(pools, "0.090", **{"m5a.large": "0.030"})
+    out = io.StringIO()
+    call_command("optimize", "--account", catalog_account.account_id, "--dry-run", "--verbose-reasons", stdout=out)
+    assert not ExperimentLog.objects.exists()
+    text = out.getvalue()
+    assert "[dry run]" in text and "1 SWITCH" in text and "$0.0660/hour" in text
+    assert f"{instance.instance_id}: SWITCH: m5a.large in us-east-1a" in text and NOT_EXECUTED in text
+
+    call_command("optimize", stdout=io.StringIO())
+    assert ExperimentLog.objects.get().decision == Decision.SWITCH
+    with pytest.raises(CommandError):
+        call_command("optimize", "--account", "999999999999", stdout=io.StringIO())
