@@ -19,8 +19,11 @@ from spotopt.api import error_response
 from spotopt.tenancy import TenantViewSet
 
 from . import services
-from .selectors import models_for
+from .filters import ExperimentFilterSet
+from .selectors import experiment_detail_for, experiments_for, models_for
 from .serializers import (
+    ExperimentDetailSerializer,
+    ExperimentLogSerializer,
     MLModelSerializer,
     ModelActivateRequestSerializer,
     ModelMoveRequestSerializer,
@@ -106,5 +109,27 @@ class MLModelViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveModelM
         return Response(MLModelSerializer(model, context=self.get_serializer_context()).data)
 
 
+@extend_schema_view(
+    list=extend_schema(summary="The optimizer's evaluations of your instances, newest first, with filters."),
+    retrieve=extend_schema(
+        summary="One evaluation with its candidates, features, thresholds and model.",
+        responses={200: ExperimentDetailSerializer, 404: error_response(404)},
+    ),
+)
+class ExperimentViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """Tenant data: a customer sees its instances' evaluations, lab users LAB accounts', admins every tenant's."""
+
+    selector = experiments_for
+    serializer_class = ExperimentLogSerializer
+    filterset_class = ExperimentFilterSet
+
+    def get_queryset(self):
+        return experiment_detail_for(self.request.user) if self.action == "retrieve" else super().get_queryset()
+
+    def get_serializer_class(self):
+        return ExperimentDetailSerializer if self.action == "retrieve" else ExperimentLogSerializer
+
+
 def register(router) -> None:
     router.register("models", MLModelViewSet, basename="model")
+    router.register("experiments", ExperimentViewSet, basename="experiment")

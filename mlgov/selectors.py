@@ -49,3 +49,37 @@ def model_comparison(*, days: int = 7) -> list[dict]:
         )
         .order_by("-is_active_prod", "-runs", "name")
     )
+
+
+def experiments_for(user):
+    """The optimizer's evaluations of the user's instances (tenant data: scoped like the fleet), newest first,
+    with the instance, its account and the model the pages show."""
+    from fleet.selectors import ACCOUNT_COLUMNS
+
+    from .models import ExperimentLog
+
+    return (
+        ExperimentLog.objects.for_user(user)
+        .select_related("instance", "instance__account", "model")
+        .defer("features_used")
+        .only(
+            *(f.name for f in ExperimentLog._meta.concrete_fields if f.name not in ("features_used",)),
+            "instance__id",
+            "instance__instance_id",
+            "instance__instance_type",
+            "instance__availability_zone",
+            "instance__region",
+            "instance__account",
+            *(f"instance__account__{c}" for c in ACCOUNT_COLUMNS),
+            "model__id",
+            "model__name",
+            "model__version",
+        )
+        .order_by("-execution_time", "-id")
+    )
+
+
+def experiment_detail_for(user):
+    from .models import ExperimentLog
+
+    return ExperimentLog.objects.for_user(user).select_related("instance", "instance__account", "model")

@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from .choices import ModelStatus
-from .models import MLModel, ModelMove
+from .models import ExperimentLog, MLModel, ModelMove
 
 
 class ModelMoveSerializer(serializers.ModelSerializer):
@@ -65,3 +65,57 @@ class ModelMoveRequestSerializer(serializers.Serializer):
 
 class ModelActivateRequestSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class ExperimentInstanceSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    instance_id = serializers.CharField(read_only=True)
+    instance_type = serializers.CharField(read_only=True)
+    availability_zone = serializers.CharField(read_only=True)
+    account_name = serializers.CharField(source="account.account_name", read_only=True)
+
+
+class ExperimentModelSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    version = serializers.CharField(read_only=True)
+
+
+class ExperimentLogSerializer(serializers.ModelSerializer):
+    """One evaluation of one instance: the decision, its reason, the prices and the projected saving (USD an
+    hour; negative for a fallback to on-demand)."""
+
+    instance = ExperimentInstanceSerializer(read_only=True)
+    model = ExperimentModelSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = ExperimentLog
+        fields = [
+            "id",
+            "instance",
+            "model",
+            "decision",
+            "decision_reason",
+            "error_message",
+            "pipeline_mode",
+            "is_shadow_run",
+            "prediction_score",
+            "execution_time",
+            "execution_duration_ms",
+            "candidates_evaluated",
+            "selected_instance_type",
+            "selected_availability_zone",
+            "old_spot_price",
+            "new_spot_price",
+            "projected_hourly_savings",
+        ]
+        read_only_fields = fields
+
+
+class ExperimentDetailSerializer(ExperimentLogSerializer):
+    """With what explains it: the features' names and values, every candidate pool (price, saving, risk, why
+    excluded), the thresholds, the model's SHA-256 and what was executed."""
+
+    class Meta(ExperimentLogSerializer.Meta):
+        fields = [*ExperimentLogSerializer.Meta.fields, "features_used"]
+        read_only_fields = fields

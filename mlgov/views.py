@@ -10,10 +10,11 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import View
+from django.views.generic import ListView
 
 from accounts.roles import Capability, can
 from spotopt.errors import DomainError, PermissionRefused
-from spotopt.tenancy import CapabilityRequiredMixin, ObjectActionView, TenantObjectMixin
+from spotopt.tenancy import CapabilityRequiredMixin, ObjectActionView, TenantObjectMixin, TenantScopedMixin
 
 from . import services
 from .forms import ModelMoveForm, ModelUploadForm
@@ -139,3 +140,110 @@ class ModelActivateView(_ModelAction):
         model = services.model_activate(user=request.user, model=model, note=request.POST.get("note", "")[:2000])
         messages.success(request, f"Model {model} is the production model now.")
         return self.back(request, model)
+
+
+# --- The experiment log -------------------------------------------------------------------------------
+
+EXPERIMENT_CSV = [
+    ("execution_time", lambda e: e.execution_time.isoformat()),
+    ("account", lambda e: e.instance.account.account_name),
+    ("instance_id", lambda e: e.instance.instance_id),
+    ("instance_type", lambda e: e.instance.instance_type),
+    ("availability_zone", lambda e: e.instance.availability_zone),
+    ("decision", lambda e: e.decision),
+    ("selected_instance_type", lambda e: e.selected_instance_type),
+    ("selected_availability_zone", lambda e: e.selected_availability_zone),
+    ("old_price_usd_hour", lambda e: "" if e.old_spot_price is None else f"{e.old_spot_price}"),
+    ("new_price_usd_hour", lambda e: "" if e.new_spot_price is None else f"{e.new_spot_price}"),
+    (
+        "projected_saving_usd_hour",
+        lambda e: "" if e.projected_hourly_savings is None else f"{e.projected_hourly_savings}",
+    ),
+    ("crash_probability", lambda e: "" if e.prediction_score is None else f"{e.prediction_score:.4f}"),
+    ("model", lambda e: f"{e.model.name} {e.model.version}" if e.model else ""),
+    ("pipeline_mode", lambda e: e.pipeline_mode),
+    ("shadow", lambda e: "yes" if e.is_shadow_run else "no"),
+    ("reason", lambda e: e.decision_reason or e.error_message),
+]
+
+
+def _experiments(request):
+    from .filters import ExperimentFilterSet
+    from .selectors import experiments_for
+
+    return ExperimentFilterSet(request.GET, queryset=experiments_for(request.user), request=request)
+
+
+class ExperimentListView(TenantScopedMixin, ListView):
+    template_name = "mlgov/experiment_list.html"
+    paginate_by = 50
+
+    def get_queryset(self):
+        self.filterset = _experiments(self.request)
+        return self.filterset.qs
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        params = self.request.GET
+        context.update(
+            title="Experiments",
+            filterset=self.filterset,
+            filtering=any(params.get(name) for name in self.filterset.form.fields),
+            clear_url=reverse("experiment_list"),
+            export_url=f"{reverse('experiment_export')}?{params.urlencode()}",
+        )
+        return context
+
+
+class ExperimentExportView(TenantScopedMixin, View):
+    def get(self, request):
+        import csv
+
+        from django.http import StreamingHttpResponse
+        from django.utils import timezone
+
+        rows = _experiments(request).qs.iterator(chunk_size=2000)
+
+        class Echo:
+            def write(self, value):
+                return value
+
+        writer = csv.writer(Echo())
+
+        def lines():
+            yield writer.writerow([name for name, _ in EXPERIMENT_CSV])
+            for row in rows:
+                yield writer.writerow([value(row) for _, value in EXPERIMENT_CSV])
+
+        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="spotopt-experiments-{timezone.now():%Y-%m-%d}.csv"'
+        return response
+
+
+class ExperimentDetailView(TenantObjectMixin, View):
+    def get_queryset(self):
+        from .selectors import experiment_detail_for
+
+        return experiment_detail_for(self.request.user)
+
+    def get(self, request, pk):
+        experiment = self.get_object()
+        features = experiment.features_used or {}
+        names = features.get("names") or []
+        chosen = features.get("chosen") or []
+        context = {
+            "title": "Experiment",
+            "experiment": experiment,
+            "candidates": sorted(
+                features.get("candidates") or [],
+                key=lambda c: (bool(c.get("excluded")), c.get("price") is None, c.get("price") or 0),
+            ),
+            "features": list(zip(names, chosen, strict=False)),
+            "features_meta": features,
+            "chosen_pool": (
+                f"{experiment.instance.region}:{experiment.selected_availability_zone}:{experiment.selected_instance_type}"
+                if experiment.selected_instance_type
+                else ""
+            ),
+        }
+        return render(request, "mlgov/experiment_detail.html", context)

@@ -68,6 +68,8 @@ EXPECTED_ERRORS = {
     ("get", "/api/v1/sla/downtime/"): {400, 401, 404},
     ("get", "/api/v1/sla/downtime/{id}/"): {401, 404},
     ("get", "/api/v1/sla/summary/"): {400, 401},  # 400: months or a filter value
+    ("get", "/api/v1/experiments/"): {400, 401, 404},
+    ("get", "/api/v1/experiments/{id}/"): {401, 404},
     ("get", "/api/v1/models/"): {400, 401, 403, 404},  # 403: not a Lab role
     ("post", "/api/v1/models/"): {400, 401, 403, 409, 413, 415},  # 400: not a safe model; 409: the name exists
     ("get", "/api/v1/models/{id}/"): {401, 403, 404},

@@ -126,7 +126,7 @@ _serial = itertools.count(1)
 
 
 @pytest.fixture
-def prepare(client_user, other_client, make_user, make_account, make_instance, make_approval):
+def prepare(client_user, other_client, make_user, make_account, make_instance, make_approval, make_experiment):
     """Fill in a case: a fresh row of the tenant for the path's `{id}` (made again for every example, because
     examples change rows: DELETE, approve, retry ...), and the fields the schema types only as strings but that
     must be real for the request to get anywhere (a role ARN, AWS keys in moto, the person's own credentials or
@@ -200,6 +200,8 @@ def prepare(client_user, other_client, make_user, make_account, make_instance, m
             return make_rejected(account(client_user, environment_type=env), next(_serial))
         if case.path.startswith("/api/v1/sla/downtime/"):
             return make_downtime(account(client_user, environment_type=env), next(_serial))
+        if case.path.startswith("/api/v1/experiments/"):
+            return make_experiment(make_instance(account(client_user, environment_type=env)))
         if case.path.startswith("/api/v1/models/"):
             # Global rows; refused: an archived model (no move, no activation: 400 / 409).
             lab = make_user(Role.LAB)
