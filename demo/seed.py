@@ -113,6 +113,7 @@ class DemoSeedResult:
     interruptions: InterruptionSeed | None = None
     waste: dict = field(default_factory=dict)
     model: str = ""
+    experiments: dict = field(default_factory=dict)
 
 
 Progress = Callable[[str], None]
@@ -339,6 +340,8 @@ def demo_estate_seed(*, progress: Progress | None = None) -> DemoSeedResult:
     result.interruptions = demo_interruptions_seed(prod=prod, lab=lab, progress=say)
     say("Models ...")
     result.model = demo_model_seed()
+    say("Optimizer ...")
+    result.experiments = demo_optimizer_seed(accounts=accounts)
     say("Waste ...")
     result.waste = demo_waste_seed(accounts=accounts, prod=prod)
     result.approvals_pending = ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING).count()
@@ -374,6 +377,30 @@ def demo_model_seed() -> str:
         model = model_move(user=boss, model=model, status=ModelStatus.ENABLED)
         model = model_activate(user=boss, model=model, note="the demo's production model")
     return str(model)
+
+
+def demo_optimizer_seed(*, accounts: list[Account]) -> dict:
+    """A synthetic week of Spot prices for the fleet's pools and their closest candidates (labelled synthetic
+    on the pages: the emulator's prices are constant), then the optimizer's own evaluation, logged. On-demand
+    prices are the shipped catalog's (the emulator has no Pricing API; the hourly job says so too)."""
+    from collections import Counter
+
+    from fleet.catalog import compatible_spot_pools
+    from fleet.market import synthetic_spot_history_seed
+    from fleet.optimizer import optimizer_evaluate, optimizer_instances
+    from mlgov.models import ExperimentLog
+
+    decisions = Counter()
+    for account in accounts:
+        instances = list(optimizer_instances(account=account))
+        pools = set()
+        for instance in instances:
+            pools.add((instance.region, instance.availability_zone, instance.instance_type))
+            pools.update(compatible_spot_pools(instance=instance, limit=20))
+        synthetic_spot_history_seed(pools=pools)
+        if not ExperimentLog.objects.filter(instance__account=account).exists():
+            decisions.update(log.decision for log in optimizer_evaluate(instances=instances))
+    return dict(decisions)
 
 
 # The demo's waste story: one resource flagged today, one flagged a grace period ago (so the scan filed its

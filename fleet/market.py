@@ -298,3 +298,43 @@ def market_refresh_all(*, now=None) -> dict:
             logger.warning("market data of %s failed: %s", region, error)
             results[region] = {"error": str(error)[:300]}
     return results
+
+
+# --- The demo's synthetic history ------------------------------------------------------------------------
+
+
+def synthetic_spot_history_seed(*, pools, days: int = 7, seed: int = 7, now=None) -> int:
+    """A plausible week of Spot price steps for `pools`, stored with source SYNTHETIC (the pages label them):
+    for the demo only, because the AWS emulator's prices are constant. Each pool draws a base of 25-75 % of
+    its type's on-demand price (the catalog's) from a generator seeded by the pool's name, then steps every
+    twelve hours by a random walk of a few percent. Pools that already have synthetic steps are left alone."""
+    import random
+
+    now = (now or timezone.now()).replace(minute=0, second=0, microsecond=0)
+    have = set(
+        SpotPriceStep.objects.filter(source=MarketSource.SYNTHETIC).values_list(
+            "region", "availability_zone", "instance_type"
+        )
+    )
+    steps = []
+    for pool in sorted(set(map(tuple, pools)) - have):
+        region, zone, instance_type = pool
+        on_demand = on_demand_hourly(instance_type, region)
+        if on_demand is None:
+            continue
+        rng = random.Random(f"{seed}:{region}:{zone}:{instance_type}")  # noqa: S311 (made-up prices, not secrets)
+        price = float(on_demand) * rng.uniform(0.25, 0.75)
+        for step in range(days * 2, -1, -1):
+            price = max(float(on_demand) * 0.1, min(float(on_demand), price * (1 + rng.gauss(0, 0.03))))
+            steps.append(
+                SpotPriceStep(
+                    region=region,
+                    availability_zone=zone,
+                    instance_type=instance_type,
+                    price=Decimal(f"{price:.6f}"),
+                    observed_at=now - timedelta(hours=12 * step),
+                    source=MarketSource.SYNTHETIC,
+                )
+            )
+    SpotPriceStep.objects.bulk_create(steps, ignore_conflicts=True, batch_size=1000)
+    return len(steps)

@@ -51,6 +51,7 @@ class Candidate:
     saving: float | None = None
     risk: float | None = None
     excluded: str = ""  # why it cannot be chosen ("poisoned", "no Spot price known", …)
+    price_source: str = ""
     features: list[float] | None = None
 
     def row(self, own_pool) -> dict:
@@ -61,6 +62,7 @@ class Candidate:
             "saving": round(self.saving, 4) if self.saving is not None else None,
             "risk": round(self.risk, 4) if self.risk is not None else None,
             "excluded": self.excluded,
+            "price_source": self.price_source,
         }
 
 
@@ -167,6 +169,7 @@ def optimizer_evaluate(*, instances, now=None, write: bool = True) -> list[Exper
             if candidate.pool in poisoned:
                 candidate.excluded = "poisoned"
             candidate.price = market.spot_price(candidate.pool)
+            candidate.price_source = market.spot_source(candidate.pool)
             if candidate.price is not None and current:
                 candidate.saving = (current - candidate.price) / current
             features = market.features(candidate.pool, current_price=current, account_id=evaluation.instance.account_id)

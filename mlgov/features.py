@@ -85,14 +85,16 @@ class MarketSnapshot:
         types = {p[2] for p in pools}
         self._on_demand_fallback = on_demand_hourly
         self.steps: dict[tuple, list[tuple]] = {}
+        self.sources: dict[tuple, set] = {}
         for row in (
             SpotPriceStep.objects.filter(
                 region__in=regions, instance_type__in=types, observed_at__gte=now - timedelta(days=PRICE_DAYS)
             )
             .order_by("observed_at")
-            .values_list("region", "availability_zone", "instance_type", "observed_at", "price")
+            .values_list("region", "availability_zone", "instance_type", "observed_at", "price", "source")
         ):
             self.steps.setdefault(row[:3], []).append((row[3], float(row[4])))
+            self.sources.setdefault(row[:3], set()).add(row[5])
         self.on_demand = {
             (r, t): float(p)
             for r, t, p in OnDemandPrice.objects.filter(region__in=regions, instance_type__in=types).values_list(
@@ -140,6 +142,10 @@ class MarketSnapshot:
     def spot_price(self, pool) -> float | None:
         steps = self.steps.get(tuple(pool))
         return steps[-1][1] if steps else None
+
+    def spot_source(self, pool) -> str:
+        """Where the pool's price steps came from ("aws", "synthetic"; "" when it has none)."""
+        return ", ".join(sorted(self.sources.get(tuple(pool), ())))
 
     def on_demand_price(self, region: str, instance_type: str) -> float | None:
         if (region, instance_type) in self.on_demand:

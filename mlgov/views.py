@@ -240,6 +240,9 @@ class ExperimentDetailView(TenantObjectMixin, View):
             ),
             "features": list(zip(names, chosen, strict=False)),
             "features_meta": features,
+            "synthetic_prices": any(
+                "synthetic" in (c.get("price_source") or "") for c in features.get("candidates") or []
+            ),
             "chosen_pool": (
                 f"{experiment.instance.region}:{experiment.selected_availability_zone}:{experiment.selected_instance_type}"
                 if experiment.selected_instance_type

@@ -183,6 +183,18 @@ def test_seed_demo_builds_a_believable_estate_and_a_rerun_duplicates_nothing(dem
         "demo-superadmin",
     ]
 
+    # The optimizer evaluated the fleet once over a synthetic week of Spot prices: every active instance has
+    # a logged decision with a reason, and some are switches.
+    from fleet.models import SpotPriceStep
+    from mlgov.models import ExperimentLog
+
+    logs = ExperimentLog.objects.all()
+    assert logs.count() == Instance.objects.filter(is_active=True).count()
+    assert all(log.decision_reason or log.error_message for log in logs)
+    assert logs.filter(decision="SWITCH").exists()
+    assert set(SpotPriceStep.objects.values_list("source", flat=True)) == {"synthetic"}
+    assert "Optimizer: one evaluation of the fleet" in out
+
     # Waste: what the scanner found in moto (the estate's idle resources, by their Name tags), one flagged
     # and tagged in AWS, one scheduled with its deletion request pending.
     idle = WasteResource.objects.filter(deletable=True)

@@ -64,6 +64,9 @@ class Command(BaseCommand):
                 f"Interruption events: {SpotPoolRisk.objects.filter(poisoned_now()).count()} poisoned pool(s) "
                 f"(Risk page), {DowntimeLog.objects.count()} downtime stretch(es) (SLA page)"
             )
+        if result.experiments:
+            found = ", ".join(f"{n} {d}" for d, n in sorted(result.experiments.items()))
+            self.stdout.write(f"Optimizer: one evaluation of the fleet ({found}) (Fleet → Experiments)")
         if result.model:
             self.stdout.write(f"Production model: {result.model} (Lab page)")
         if result.waste:
