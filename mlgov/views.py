@@ -13,6 +13,7 @@ from django.views import View
 from django.views.generic import ListView
 
 from accounts.roles import Capability, can
+from spotopt.csv_export import csv_response
 from spotopt.errors import DomainError, PermissionRefused
 from spotopt.tenancy import CapabilityRequiredMixin, ObjectActionView, TenantObjectMixin, TenantScopedMixin
 
@@ -197,27 +198,7 @@ class ExperimentListView(TenantScopedMixin, ListView):
 
 class ExperimentExportView(TenantScopedMixin, View):
     def get(self, request):
-        import csv
-
-        from django.http import StreamingHttpResponse
-        from django.utils import timezone
-
-        rows = _experiments(request).qs.iterator(chunk_size=2000)
-
-        class Echo:
-            def write(self, value):
-                return value
-
-        writer = csv.writer(Echo())
-
-        def lines():
-            yield writer.writerow([name for name, _ in EXPERIMENT_CSV])
-            for row in rows:
-                yield writer.writerow([value(row) for _, value in EXPERIMENT_CSV])
-
-        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="spotopt-experiments-{timezone.now():%Y-%m-%d}.csv"'
-        return response
+        return csv_response(_experiments(request).qs.iterator(chunk_size=2000), EXPERIMENT_CSV, name="experiments")
 
 
 class ExperimentDetailView(TenantObjectMixin, View):

@@ -6,12 +6,11 @@
 - `/waste/actions/` and `/waste/scan/`: the POSTs behind the buttons.
 """
 
-import csv
 import uuid
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -23,6 +22,7 @@ from django.views.generic import ListView
 
 from accounts.roles import Capability, can
 from accounts.selectors import accounts_for
+from spotopt.csv_export import csv_response
 from spotopt.errors import DomainError, PermissionRefused
 from spotopt.tenancy import CapabilityRequiredMixin, TenantScopedMixin
 
@@ -96,26 +96,11 @@ class WasteListView(TenantScopedMixin, ListView):
         return context
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 class WasteExportView(TenantScopedMixin, View):
     """The filtered table as CSV, every row of it, streamed (a large estate is not held in memory)."""
 
     def get(self, request):
-        rows = filtered(request).qs.iterator(chunk_size=2000)
-        writer = csv.writer(_Echo())
-
-        def lines():
-            yield writer.writerow([name for name, _ in CSV_COLUMNS])
-            for row in rows:
-                yield writer.writerow([value(row) for _, value in CSV_COLUMNS])
-
-        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="spotopt-waste-{timezone.now():%Y-%m-%d}.csv"'
-        return response
+        return csv_response(filtered(request).qs.iterator(chunk_size=2000), CSV_COLUMNS, name="waste")
 
 
 def _back(request) -> str:

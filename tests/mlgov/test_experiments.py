@@ -14,6 +14,7 @@ from accounts.choices import Role
 from mlgov.choices import Decision
 from mlgov.models import ExperimentLog
 from tests.api_contract import ApiContract, Call, Endpoint, api_as, environment_of
+from tests.helpers import changelist_query_count
 from tests.sla.test_pages import html, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -134,20 +135,11 @@ def test_the_page_needs_sign_in(client):
 
 
 def test_the_page_makes_as_many_queries_for_many_rows_as_for_one(make_team, make_instance):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     acme = make_team("Acme")
     client = signed_in(acme.client)
     make(acme.account, 0, make_instance)
     client.get(PAGE)
-
-    def count():
-        with CaptureQueriesContext(connection) as queries:
-            html(client.get(PAGE))
-        return len(queries)
-
-    few = count()
+    few = changelist_query_count(client, PAGE)
     for n in range(1, 30):
         make(acme.account, n, make_instance)
-    assert count() == few
+    assert changelist_query_count(client, PAGE) == few

@@ -3,14 +3,13 @@ moves by role, activation, the comparison table; a constant query count."""
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.choices import Role
 from mlgov.choices import ModelStatus
 from mlgov.models import MLModel
 from mlgov.services import model_move
+from tests.helpers import changelist_query_count
 from tests.mlgov.onnx_models import BASELINE, pickled
 from tests.mlgov.test_api import make_model
 from tests.sla.test_pages import html, signed_in
@@ -79,13 +78,7 @@ def test_the_lab_page_makes_as_many_queries_for_many_models_as_for_one(lab_user)
     client = signed_in(lab_user)
     make_model(lab_user, 0)
     client.get(HOME)
-
-    def count():
-        with CaptureQueriesContext(connection) as queries:
-            html(client.get(HOME))
-        return len(queries)
-
-    few = count()
+    few = changelist_query_count(client, HOME)
     for n in range(1, 10):
         make_model(lab_user, n)
-    assert count() == few
+    assert changelist_query_count(client, HOME) == few

@@ -7,13 +7,12 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.choices import Role
+from tests.helpers import changelist_query_count
 from tests.sla.test_pages import html, signed_in
 from tests.waste.test_api import make_waste
 from waste.choices import WasteStatus
@@ -154,14 +153,8 @@ def test_the_page_makes_as_many_queries_for_many_rows_as_for_one(make_team, make
     client = signed_in(acme.client)
     make_waste(acme.account, 0, instance=make_instance(acme.account))
     client.get(PAGE)
-
-    def count():
-        with CaptureQueriesContext(connection) as queries:
-            html(client.get(PAGE))
-        return len(queries)
-
-    few = count()
+    few = changelist_query_count(client, PAGE)
     for n in range(1, 40):
         make_waste(acme.account, n, instance=make_instance(acme.account))
-    assert count() == few
+    assert changelist_query_count(client, PAGE) == few
     assert WasteResource.objects.count() == 40
