@@ -350,6 +350,7 @@ def demo_estate_seed(*, progress: Progress | None = None) -> DemoSeedResult:
 
 
 DEMO_MODEL_NAME = "baseline-v1"
+DEMO_LAB_MODEL_NAME, DEMO_LAB_MODEL_VERSION = "baseline-v1-lab", "1.0-lab"
 
 
 def demo_model_seed() -> str:
@@ -376,6 +377,18 @@ def demo_model_seed() -> str:
             model = model_move(user=lab, model=model, status=status)
         model = model_move(user=boss, model=model, status=ModelStatus.ENABLED)
         model = model_activate(user=boss, model=model, note="the demo's production model")
+    if not MLModel.objects.filter(name=DEMO_LAB_MODEL_NAME).exists():
+        # The Lab tests a model on its own instances: the same file, under test.
+        lab = User.objects.get(username=DEMO_LAB_USERNAME)
+        candidate = model_upload(
+            user=lab,
+            name=DEMO_LAB_MODEL_NAME,
+            version=DEMO_LAB_MODEL_VERSION,
+            feature_schema_version="1",
+            data=(Path(settings.BASE_DIR) / "mlgov" / "data" / "baseline-v1.onnx").read_bytes(),
+            description="The baseline under test on the Lab's instances.",
+        )
+        model_move(user=lab, model=candidate, status=ModelStatus.TESTING)
     return str(model)
 
 
@@ -388,10 +401,16 @@ def demo_optimizer_seed(*, accounts: list[Account]) -> dict:
     from fleet.catalog import compatible_spot_pools
     from fleet.market import synthetic_spot_history_seed
     from fleet.optimizer import optimizer_evaluate, optimizer_instances
+    from fleet.services import instance_lab_update
     from mlgov.models import ExperimentLog
 
     decisions = Counter()
+    lab_user = User.objects.get(username=DEMO_LAB_USERNAME)
     for account in accounts:
+        if account.environment_type == EnvironmentType.LAB:
+            # The Lab's instances are scored by the model under test (the Lab controls, as a lab user sets them).
+            for instance in optimizer_instances(account=account).filter(assigned_model_version=""):
+                instance_lab_update(user=lab_user, instance=instance, assigned_model_version=DEMO_LAB_MODEL_VERSION)
         instances = list(optimizer_instances(account=account))
         pools = set()
         for instance in instances:

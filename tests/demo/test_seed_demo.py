@@ -192,6 +192,8 @@ def test_seed_demo_builds_a_believable_estate_and_a_rerun_duplicates_nothing(dem
     assert logs.count() == Instance.objects.filter(is_active=True).count()
     assert all(log.decision_reason or log.error_message for log in logs)
     assert logs.filter(decision="SWITCH").exists()
+    assert not logs.filter(decision="FAILED").exists()  # the Lab's instances have their model under test
+    assert set(logs.filter(instance__account=lab).values_list("model__name", flat=True)) == {"baseline-v1-lab"}
     assert set(SpotPriceStep.objects.values_list("source", flat=True)) == {"synthetic"}
     assert "Optimizer: one evaluation of the fleet" in out
 
