@@ -1,5 +1,6 @@
 import re
 import uuid
+from decimal import Decimal
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -205,6 +206,31 @@ class Account(TimestampedModel):
         default=7, validators=[MinValueValidator(1), MaxValueValidator(90)]
     )
     waste_final_snapshot = models.BooleanField(default=True)
+    # The optimizer: the least share of the hourly price a switch must save and the highest crash
+    # probability it accepts (empty: the installation's OPTIMIZER_MIN_SAVING / OPTIMIZER_MAX_RISK), whether a
+    # PROD account's switches run without an approval (LAB accounts' always do), and the largest share of an
+    # Auto Scaling group that may be planned or in flight at once (one member is swapped at a time).
+    optimizer_min_saving = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("0.95"))],
+    )
+    optimizer_max_risk = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.001")), MaxValueValidator(Decimal("0.5"))],
+    )
+    allow_automatic_switches = models.BooleanField(default=False)
+    switch_max_group_share = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.25"),
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("1"))],
+    )
     status = models.CharField(
         max_length=16, choices=AccountStatus.choices, default=AccountStatus.PENDING, db_index=True
     )
@@ -223,6 +249,20 @@ class Account(TimestampedModel):
             models.CheckConstraint(
                 condition=models.Q(waste_grace_days__gte=1, waste_grace_days__lte=90),
                 name="account_waste_grace_days_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(optimizer_min_saving__isnull=True)
+                | models.Q(optimizer_min_saving__gte=Decimal("0.01"), optimizer_min_saving__lte=Decimal("0.95")),
+                name="account_optimizer_min_saving_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(optimizer_max_risk__isnull=True)
+                | models.Q(optimizer_max_risk__gte=Decimal("0.001"), optimizer_max_risk__lte=Decimal("0.5")),
+                name="account_optimizer_max_risk_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(switch_max_group_share__gte=Decimal("0.01"), switch_max_group_share__lte=1),
+                name="account_switch_max_group_share_range",
             ),
         ]
 

@@ -9,6 +9,8 @@ class FleetConfig(AppConfig):
         from approvals.choices import ActionType
         from approvals.registry import register_executor
 
+        from .execution import switch_approved
         from .services import terminate_rogue_instance
 
         register_executor(ActionType.TERMINATE_ROGUE, terminate_rogue_instance)
+        register_executor(ActionType.SWITCH_INSTANCE, switch_approved)

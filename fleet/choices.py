@@ -39,3 +39,24 @@ class MarketSource(models.TextChoices):
     CATALOG = "catalog", "Shipped list-price catalog"
     ADVISOR = "advisor", "Spot Instance Advisor"
     SYNTHETIC = "synthetic", "Synthetic (demo)"
+
+
+class SwitchStatus(models.TextChoices):
+    """Where one execution of an optimizer decision stands (fleet.models.SWITCH_STATUS_TRANSITIONS)."""
+
+    AWAITING_APPROVAL = "AWAITING_APPROVAL", "Awaiting approval"
+    QUEUED = "QUEUED", "Queued"
+    RUNNING = "RUNNING", "Running"
+    SUCCEEDED = "SUCCEEDED", "Succeeded"
+    ROLLED_BACK = "ROLLED_BACK", "Rolled back"
+    FAILED = "FAILED", "Failed"
+    CANCELLED = "CANCELLED", "Cancelled"
+
+
+class SwitchOutcome(models.TextChoices):
+    """How a finished Spot switch turned out: interrupted within 24 h is a failure (the models learn it)."""
+
+    PENDING = "PENDING", "Not settled yet"
+    SUCCESS = "SUCCESS", "Success"
+    FAILURE = "FAILURE", "Interrupted within 24 h"
+    NOT_APPLICABLE = "NOT_APPLICABLE", "Not applicable"

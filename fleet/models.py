@@ -6,7 +6,16 @@ from spotopt.db import ReadOnlyModel, TimestampedModel, UUIDModel, choices_check
 from spotopt.scoping import TenantQuerySet
 from spotopt.states import TransitionTable, transition
 
-from .choices import AuthStatus, Lifecycle, MarketSource, OrchestratorType, PipelineMode, PriceSource
+from .choices import (
+    AuthStatus,
+    Lifecycle,
+    MarketSource,
+    OrchestratorType,
+    PipelineMode,
+    PriceSource,
+    SwitchOutcome,
+    SwitchStatus,
+)
 
 # UNAUTHORIZED: seen without an authorizing tag, not yet flagged. FLAGGED: the grace period runs.
 # TERMINATED is final: the rogue instance was terminated through an approved request.
@@ -347,3 +356,97 @@ class CapacitySignal(UUIDModel):
                 name="capacity_signal_advisor_band",
             ),
         ]
+
+
+# --- Executing the optimizer's decisions ------------------------------------------------------------------
+
+# A PROD switch waits for its approval (AWAITING_APPROVAL -> QUEUED, or CANCELLED when it is rejected or
+# expires); a worker claims a QUEUED one (RUNNING) and it ends SUCCEEDED, ROLLED_BACK (the new instance
+# terminated, the old one untouched: an approval's retry may queue it again) or FAILED (part of it stays
+# done and a person looks: the message says what).
+SWITCH_STATUS_TRANSITIONS = TransitionTable(
+    "Switch status",
+    SwitchStatus,
+    {
+        SwitchStatus.AWAITING_APPROVAL: {SwitchStatus.QUEUED, SwitchStatus.CANCELLED},
+        SwitchStatus.QUEUED: {SwitchStatus.RUNNING, SwitchStatus.CANCELLED},
+        SwitchStatus.RUNNING: {SwitchStatus.SUCCEEDED, SwitchStatus.ROLLED_BACK, SwitchStatus.FAILED},
+        SwitchStatus.ROLLED_BACK: {SwitchStatus.QUEUED},
+        SwitchStatus.SUCCEEDED: set(),
+        SwitchStatus.FAILED: set(),
+        SwitchStatus.CANCELLED: set(),
+    },
+)
+SWITCH_OPEN = (SwitchStatus.AWAITING_APPROVAL, SwitchStatus.QUEUED, SwitchStatus.RUNNING)
+
+
+class SwitchQuerySet(TenantQuerySet):
+    account_path = "account"
+
+
+class Switch(TimestampedModel):
+    """One execution of an optimizer decision (SWITCH, FALLBACK_ONDEMAND, RETURN_TO_SPOT): the instance it
+    replaces, the pool it moves to, every step with the capacity seen then, and how it turned out."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="switches")
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="switches_out")
+    replacement = models.ForeignKey(
+        Instance, on_delete=models.SET_NULL, null=True, blank=True, related_name="switches_in"
+    )
+    experiment_log = models.OneToOneField(
+        "mlgov.ExperimentLog", on_delete=models.SET_NULL, null=True, blank=True, related_name="switch"
+    )
+    model = models.ForeignKey("mlgov.MLModel", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    approval = models.ForeignKey(
+        "approvals.ApprovalRequest", on_delete=models.SET_NULL, null=True, blank=True, related_name="switches"
+    )
+    downtime = models.ForeignKey(
+        "sla.DowntimeLog", on_delete=models.SET_NULL, null=True, blank=True, related_name="switches"
+    )
+    decision = models.CharField(max_length=20)
+    pipeline_mode = models.CharField(max_length=16, choices=PipelineMode.choices)
+    asg_name = models.CharField(max_length=255, blank=True)
+    target_instance_type = models.CharField(max_length=64)
+    target_availability_zone = models.CharField(max_length=32)
+    target_lifecycle = models.CharField(max_length=16, choices=Lifecycle.choices)
+    old_hourly_price = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    new_hourly_price = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    status = models.CharField(max_length=20, choices=SwitchStatus.choices, db_index=True)
+    steps = models.JSONField(default=list, blank=True)
+    error_message = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=SwitchOutcome.choices, default=SwitchOutcome.PENDING)
+    outcome_settled_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SwitchQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "switches"
+        indexes = [models.Index(fields=["status", "outcome", "finished_at"])]
+        constraints = [
+            choices_check("status", SwitchStatus, name="switch_status_valid"),
+            choices_check("outcome", SwitchOutcome, name="switch_outcome_valid"),
+            choices_check("pipeline_mode", PipelineMode, name="switch_pipeline_mode_valid"),
+            choices_check("target_lifecycle", Lifecycle, name="switch_target_lifecycle_valid"),
+            # One open switch per instance, and one running swap per Auto Scaling group, held by the database.
+            models.UniqueConstraint(
+                fields=["instance"], condition=models.Q(status__in=SWITCH_OPEN), name="switch_one_open_per_instance"
+            ),
+            models.UniqueConstraint(
+                fields=["account", "asg_name"],
+                condition=models.Q(status=SwitchStatus.RUNNING) & ~models.Q(asg_name=""),
+                name="switch_one_running_per_group",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.decision} {self.instance_id} -> {self.target_instance_type} {self.target_availability_zone}"
+
+    def move_to(self, status: str) -> None:
+        transition(self, "status", SWITCH_STATUS_TRANSITIONS, status)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in SWITCH_OPEN

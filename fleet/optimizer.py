@@ -31,7 +31,7 @@ from django.utils import timezone
 from mlgov.choices import Decision, ModelStatus
 from mlgov.features import CURRENT_FEATURE_SCHEMA, FEATURE_SCHEMAS, MarketSnapshot
 from mlgov.models import ExperimentLog, MLModel
-from mlgov.services import active_production_model, model_score
+from mlgov.services import active_production_model, model_predictions_record, model_score
 from risk.gatekeeper import poisoned_pools
 from spotopt.errors import DomainError
 
@@ -41,7 +41,11 @@ from .models import Instance
 
 logger = logging.getLogger(__name__)
 
-NOT_EXECUTED = "not executed: the optimizer's execution is not built yet"
+NOT_EXECUTED = "evaluated only: nothing was asked to execute it"
+# The tag the optimizer's launches carry (fleet.launch puts it on every instance it starts), and its values.
+PURPOSE_TAG = "spotopt:purpose"
+SWITCH_PURPOSE = "optimizer-switch"
+FALLBACK_PURPOSE = "optimizer-fallback"
 
 
 @dataclass
@@ -99,23 +103,39 @@ def _percent(value: float) -> str:
     return f"{value * 100:.0f} %"
 
 
+def thresholds_for(account) -> tuple[float, float]:
+    """(max risk, min saving) for an account: its own settings, else the installation's."""
+    max_risk = account.optimizer_max_risk if account.optimizer_max_risk is not None else settings.OPTIMIZER_MAX_RISK
+    min_saving = (
+        account.optimizer_min_saving if account.optimizer_min_saving is not None else settings.OPTIMIZER_MIN_SAVING
+    )
+    return float(max_risk), float(min_saving)
+
+
+def is_fallback(instance: Instance) -> bool:
+    """An on-demand instance the optimizer launched when its Spot pool became unsafe (tagged so)."""
+    return instance.lifecycle == Lifecycle.ON_DEMAND and (instance.tags or {}).get(PURPOSE_TAG) == FALLBACK_PURPOSE
+
+
 def _decide(evaluation: Evaluation, current_price: float) -> tuple[str, str, Candidate | None]:
     instance = evaluation.instance
     own = evaluation.own_pool
-    max_risk, min_saving = settings.OPTIMIZER_MAX_RISK, settings.OPTIMIZER_MIN_SAVING
+    max_risk, min_saving = thresholds_for(instance.account)
+    on_spot = instance.lifecycle == Lifecycle.SPOT
     scored = [c for c in evaluation.candidates if not c.excluded and c.risk is not None]
-    acceptable = [c for c in scored if c.pool != own and c.risk <= max_risk and (c.saving or 0) >= min_saving]
+    # An on-demand instance may move to the Spot pool of its own type and zone; a Spot one is already there.
+    acceptable = [
+        c for c in scored if (c.pool != own or not on_spot) and c.risk <= max_risk and (c.saving or 0) >= min_saving
+    ]
     best = min(acceptable, key=lambda c: (c.price, c.risk), default=None)
     where = f"{instance.instance_type} in {instance.availability_zone}"
     if best is not None:
         target = f"{best.pool[2]} in {best.pool[1]}"
-        return (
-            Decision.SWITCH,
-            f"{target}: {_percent(best.saving)} cheaper than {where}, risk {best.risk:.2f} <= {max_risk:.2f}",
-            best,
-        )
+        why = f"{_percent(best.saving)} cheaper than {where}, risk {best.risk:.2f} <= {max_risk:.2f}"
+        if is_fallback(instance):
+            return Decision.RETURN_TO_SPOT, f"back to Spot after the fallback: {target} is safe again, {why}", best
+        return Decision.SWITCH, f"{target}: {why}", best
     own_candidate = next((c for c in evaluation.candidates if c.pool == own), None)
-    on_spot = instance.lifecycle == Lifecycle.SPOT
     own_poisoned = own_candidate is not None and own_candidate.excluded == "poisoned"
     own_risky = own_candidate is not None and own_candidate.risk is not None and own_candidate.risk > max_risk
     if on_spot and (own_poisoned or own_risky):
@@ -126,14 +146,15 @@ def _decide(evaluation: Evaluation, current_price: float) -> tuple[str, str, Can
             f"{_percent(min_saving)}); on-demand until a safe pool appears",
             None,
         )
+    stays = " (on-demand since the fallback, until a safe Spot pool appears)" if is_fallback(instance) else ""
     if not scored:
-        return Decision.HOLD, f"{where}: no candidate pool could be scored", None
+        return Decision.HOLD, f"{where}: no candidate pool could be scored{stays}", None
     cheapest = min(scored, key=lambda c: c.price)
     return (
         Decision.HOLD,
         f"{where}: no pool saves at least {_percent(min_saving)} at risk <= {max_risk:.2f} (the cheapest, "
         f"{cheapest.pool[2]} in {cheapest.pool[1]}, saves {_percent(cheapest.saving or 0)} "
-        f"at risk {cheapest.risk:.2f})",
+        f"at risk {cheapest.risk:.2f}){stays}",
         None,
     )
 
@@ -254,27 +275,34 @@ def optimizer_evaluate(*, instances, now=None, write: bool = True) -> list[Exper
                     "model_sha256": model.file_hash if model else None,
                     "chosen": chosen.features if chosen else (own.features if own else None),
                     "candidates": [c.row(evaluation.own_pool) for c in evaluation.candidates],
-                    "thresholds": {
-                        "max_risk": settings.OPTIMIZER_MAX_RISK,
-                        "min_saving": settings.OPTIMIZER_MIN_SAVING,
-                    },
+                    "thresholds": dict(zip(("max_risk", "min_saving"), thresholds_for(instance.account), strict=True)),
                     "execution": NOT_EXECUTED,
                 },
                 error_message=error,
             )
         )
     if write:
-        ExperimentLog.objects.bulk_create(logs, batch_size=1000)
+        experiment_logs_write(logs)
     logger.info("optimizer evaluated %d instance(s) in %d ms", len(logs), elapsed_ms)
     return logs
 
 
+def experiment_logs_write(logs: list[ExperimentLog]) -> None:
+    """Store a cycle's rows and count what each model predicted (total_predictions, avg_prediction_score)."""
+    ExperimentLog.objects.bulk_create(logs, batch_size=1000)
+    model_predictions_record(logs)
+
+
 def optimizer_instances(*, account=None):
-    """The instances a cycle evaluates: active ones of connected accounts (one account's with `account`)."""
+    """The instances a cycle evaluates: active ones of connected accounts (one account's with `account`);
+    replicas standing by for the safety net are its business, not the optimizer's."""
     from accounts.choices import AccountStatus
 
     instances = Instance.objects.filter(
-        is_active=True, account__is_active=True, account__status__in=[AccountStatus.CONNECTED, AccountStatus.ACTIVE]
+        is_active=True,
+        is_replica=False,
+        account__is_active=True,
+        account__status__in=[AccountStatus.CONNECTED, AccountStatus.ACTIVE],
     ).select_related("account")
     if account is not None:
         instances = instances.filter(account=account)

@@ -54,7 +54,40 @@ def refresh_spot_advisor() -> dict:
     return advisor_refresh()
 
 
+def optimize_cycle() -> dict:
+    """The 5-minute job: evaluate every active instance, log the decisions, queue or file their switches,
+    queue again the switches a busy group held back, and cancel those whose approval was refused."""
+    from .execution import optimizer_cycle, switches_resume_queued
+
+    resumed = switches_resume_queued()
+    result = optimizer_cycle()
+    return {
+        "evaluated": result.evaluated,
+        "decisions": result.decisions,
+        "queued": len(result.queued),
+        "awaiting_approval": result.awaiting_approval,
+        "cancelled": result.cancelled,
+        "resumed": resumed,
+    }
+
+
+def execute_switch(switch_id: str) -> str:
+    from .execution import switch_execute
+
+    switch = switch_execute(switch_id=switch_id)
+    return switch.status if switch else "not run (not queued, or its group is busy)"
+
+
+def settle_switch_outcomes() -> dict:
+    """The hourly job: Spot switches interrupted within 24 h are failures, the others successes."""
+    from .execution import switch_outcomes_settle
+
+    return switch_outcomes_settle()
+
+
 SCHEDULES = [
+    PeriodicJob(name="fleet.optimize", func="fleet.tasks.optimize_cycle", minutes=5),
+    PeriodicJob(name="fleet.settle-switch-outcomes", func="fleet.tasks.settle_switch_outcomes", minutes=60),
     PeriodicJob(name="fleet.discover-all", func="fleet.tasks.discover_all_accounts", minutes=15),
     PeriodicJob(name="fleet.refresh-instance-types", func="fleet.tasks.refresh_instance_types", minutes=24 * 60),
     PeriodicJob(name="fleet.refresh-market-data", func="fleet.tasks.refresh_market_data", minutes=60),

@@ -14,4 +14,6 @@ class Decision(models.TextChoices):
     SWITCH = "SWITCH", "Switch"
     HOLD = "HOLD", "Hold"
     FALLBACK_ONDEMAND = "FALLBACK_ONDEMAND", "Fall back to on-demand"
+    # Back from an earlier fallback to a Spot pool that is safe again (its own decision, so the log shows it).
+    RETURN_TO_SPOT = "RETURN_TO_SPOT", "Return to Spot"
     FAILED = "FAILED", "Failed"

@@ -12,6 +12,7 @@ register_badges(
             Decision.SWITCH: "ok",
             Decision.HOLD: "",
             Decision.FALLBACK_ONDEMAND: "warn",
+            Decision.RETURN_TO_SPOT: "ok",
             Decision.FAILED: "error",
         }
     },

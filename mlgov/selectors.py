@@ -31,7 +31,10 @@ def model_comparison(*, days: int = 7) -> list[dict]:
         .annotate(
             runs=Count("experiment_logs", filter=recent),
             mean_crash_probability=Avg("experiment_logs__prediction_score", filter=recent),
-            switches=Count("experiment_logs", filter=recent & Q(experiment_logs__decision=Decision.SWITCH)),
+            switches=Count(
+                "experiment_logs",
+                filter=recent & Q(experiment_logs__decision__in=[Decision.SWITCH, Decision.RETURN_TO_SPOT]),
+            ),
             mean_projected_savings=Avg("experiment_logs__projected_hourly_savings", filter=recent),
         )
         .values(

@@ -204,3 +204,23 @@ def model_score(model: MLModel, rows):
     session = model_session(model)
     (answer,) = session.run(["probabilities"], {session.get_inputs()[0].name: numpy.asarray(rows, dtype=numpy.float32)})
     return numpy.asarray(answer)[:, 1]
+
+
+def model_predictions_record(logs) -> None:
+    """Keep each model's total_predictions and avg_prediction_score current with a cycle's scored
+    evaluations: one UPDATE per model, the running mean computed by the database from the old values."""
+    from django.db.models import F, FloatField, Value
+    from django.db.models.functions import Cast, Coalesce
+
+    totals: dict = {}
+    for log in logs:
+        if log.model_id is not None and log.prediction_score is not None:
+            count, total = totals.get(log.model_id, (0, 0.0))
+            totals[log.model_id] = (count + 1, total + log.prediction_score)
+    for model_id, (count, total) in totals.items():
+        previous = Cast(F("total_predictions"), FloatField())
+        MLModel.objects.filter(pk=model_id).update(
+            avg_prediction_score=(Coalesce(F("avg_prediction_score"), Value(0.0)) * previous + Value(total))
+            / (previous + Value(float(count))),
+            total_predictions=F("total_predictions") + count,
+        )

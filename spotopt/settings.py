@@ -265,6 +265,11 @@ SPOT_ADVISOR_MAX_BYTES = env.int("SPOT_ADVISOR_MAX_BYTES", default=20 * 1024 * 1
 # crash probability of at most this much.
 OPTIMIZER_MIN_SAVING = env.float("OPTIMIZER_MIN_SAVING", default=0.20)
 OPTIMIZER_MAX_RISK = env.float("OPTIMIZER_MAX_RISK", default=0.15)
+# A switch waits this long for its replacement to run with both status checks ok (and to be InService in
+# its Auto Scaling group) before it rolls back, asking AWS every SWITCH_POLL_SECONDS. It runs inside one
+# django-q2 task, so Q_TIMEOUT must leave room for both waits.
+SWITCH_HEALTHY_TIMEOUT_SECONDS = env.int("SWITCH_HEALTHY_TIMEOUT_SECONDS", default=240)
+SWITCH_POLL_SECONDS = env.float("SWITCH_POLL_SECONDS", default=5.0)
 
 # The largest ONNX model file accepted (bytes): below the API's 5 MB request body, so an upload through the
 # API and through the Lab page are held to the same limit.
@@ -301,9 +306,9 @@ REDIS_URL = env.str("REDIS_URL", default="")
 Q_CLUSTER = {
     "name": "spotopt",
     "workers": env.int("Q_WORKERS", default=2),
-    "timeout": env.int("Q_TIMEOUT", default=300),
+    "timeout": env.int("Q_TIMEOUT", default=600),  # a switch waits up to 2 x SWITCH_HEALTHY_TIMEOUT_SECONDS
     # retry must exceed timeout, or a slow task is handed out twice.
-    "retry": env.int("Q_TIMEOUT", default=300) + 60,
+    "retry": env.int("Q_TIMEOUT", default=600) + 60,
     "max_attempts": 3,
     "queue_limit": 50,
     "bulk": 10,

@@ -17,3 +17,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MEDIA_ROOT = VAR_DIR / "media"  # noqa: F405
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}  # noqa: F405
+# moto's instances pass their status checks at once; a test that waits for a health that never comes
+# (a rollback) should not sleep.
+SWITCH_POLL_SECONDS = 0.0
+SWITCH_HEALTHY_TIMEOUT_SECONDS = 1

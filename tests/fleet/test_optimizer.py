@@ -191,9 +191,12 @@ def test_the_optimize_command_prints_the_decisions_and_dry_run_writes_nothing(
     assert not ExperimentLog.objects.exists()
     text = out.getvalue()
     assert "[dry run]" in text and "1 SWITCH" in text and "$0.0660/hour" in text
-    assert f"{instance.instance_id}: SWITCH: m5a.large in us-east-1a" in text and NOT_EXECUTED in text
+    assert f"{instance.instance_id}: SWITCH: m5a.large in us-east-1a" in text and "nothing executed" in text
 
-    call_command("optimize", stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("optimize", "--verbose-reasons", stdout=out)
     assert ExperimentLog.objects.get().decision == Decision.SWITCH
+    # A PROD account without automatic switches: the switch is filed for approval, nothing runs.
+    assert "1 awaiting approval" in out.getvalue() and "[awaiting approval" in out.getvalue()
     with pytest.raises(CommandError):
         call_command("optimize", "--account", "999999999999", stdout=io.StringIO())
