@@ -16,7 +16,11 @@ through the product's own services:
   cannot backdate creation times, so the demo's idle resources carry their age in a tag that the demo's
   configuration (WASTE_AGE_TAG in demo/demo.env) tells the scanner to read.
 
-Where a domain service does not exist yet (the optimizer), the demo shows nothing of it rather than faking it.
+- the optimizer (demo_optimizer_seed): the shipped baseline through model governance, a synthetic week of
+  Spot prices (labelled synthetic: the emulator's prices are constant), then one optimizer cycle: the Lab's
+  switches run at once in the emulator (LINEAR and CLUSTER), PROD's wait for their approval requests.
+
+Where a domain service does not exist yet, the demo shows nothing of it rather than faking it.
 
 `manage.py seed_demo` runs demo_preflight(), demo_users_ensure() and demo_estate_seed() in that order;
 running it again creates nothing twice and keeps the users' passwords (unless asked to reset them).
@@ -394,13 +398,15 @@ def demo_model_seed() -> str:
 
 def demo_optimizer_seed(*, accounts: list[Account]) -> dict:
     """A synthetic week of Spot prices for the fleet's pools and their closest candidates (labelled synthetic
-    on the pages: the emulator's prices are constant), then the optimizer's own evaluation, logged. On-demand
-    prices are the shipped catalog's (the emulator has no Pricing API; the hourly job says so too)."""
+    on the pages: the emulator's prices are constant), then one cycle of the optimizer, as the 5-minute job
+    runs it but with the switches run here (the Lab's execute in the emulator; PROD's are filed for
+    approval). On-demand prices are the shipped catalog's (the emulator has no Pricing API)."""
     from collections import Counter
 
     from fleet.catalog import compatible_spot_pools
+    from fleet.execution import optimizer_cycle
     from fleet.market import synthetic_spot_history_seed
-    from fleet.optimizer import optimizer_evaluate, optimizer_instances
+    from fleet.optimizer import optimizer_instances
     from fleet.services import instance_lab_update
     from mlgov.models import ExperimentLog
 
@@ -418,7 +424,12 @@ def demo_optimizer_seed(*, accounts: list[Account]) -> dict:
             pools.update(compatible_spot_pools(instance=instance, limit=20))
         synthetic_spot_history_seed(pools=pools)
         if not ExperimentLog.objects.filter(instance__account=account).exists():
-            decisions.update(log.decision for log in optimizer_evaluate(instances=instances))
+            cycle = optimizer_cycle(account=account, inline=True)
+            decisions.update(cycle.decisions)
+            for status in cycle.executed.values():
+                decisions[f"switch {status.lower()}"] += 1
+            if cycle.awaiting_approval:
+                decisions["switch awaiting approval"] += cycle.awaiting_approval
     return dict(decisions)
 
 

@@ -10,6 +10,7 @@ from .models import (
     InstanceTypeOffering,
     OnDemandPrice,
     SpotPriceStep,
+    Switch,
 )
 
 
@@ -149,3 +150,17 @@ class CapacitySignalAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("instance_type", "region", "placement_score", "placement_missing_reason", "advisor_band_max")
     list_filter = ("region", "advisor_band_max")
     search_fields = ("instance_type",)
+
+
+@admin.register(Switch)
+class SwitchAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    """The optimizer's switches with their steps (written by fleet.execution): view only; a switch is
+    retried through its approval request, never edited."""
+
+    list_display = ("instance", "decision", "target_instance_type", "target_availability_zone", "status", "outcome")
+    list_filter = ("status", "outcome", "decision", "pipeline_mode")
+    search_fields = ("instance__instance_id", "replacement__instance_id", "asg_name", "account__account_id")
+    list_select_related = ("instance",)
+    raw_id_fields = ("instance", "replacement", "experiment_log", "approval", "downtime")
+    date_hierarchy = "created_at"
+    show_full_result_count = False

@@ -7,9 +7,9 @@ from django.conf import settings
 
 from spotopt.presentation import register_badges
 
-from .choices import AuthStatus, Lifecycle
+from .choices import AuthStatus, Lifecycle, SwitchOutcome, SwitchStatus
 from .inventory import authorizing_rule
-from .models import Instance
+from .models import Instance, Switch
 
 ROGUE_LABEL = "rogue"
 
@@ -23,6 +23,27 @@ register_badges(
             AuthStatus.TERMINATED: "",
         },
         "lifecycle": {Lifecycle.SPOT: "spot", Lifecycle.ON_DEMAND: ""},
+    },
+)
+
+register_badges(
+    Switch,
+    {
+        "status": {
+            SwitchStatus.AWAITING_APPROVAL: "warn",
+            SwitchStatus.QUEUED: "info",
+            SwitchStatus.RUNNING: "info",
+            SwitchStatus.SUCCEEDED: "ok",
+            SwitchStatus.ROLLED_BACK: "warn",
+            SwitchStatus.FAILED: "error",
+            SwitchStatus.CANCELLED: "",
+        },
+        "outcome": {
+            SwitchOutcome.PENDING: "",
+            SwitchOutcome.SUCCESS: "ok",
+            SwitchOutcome.FAILURE: "error",
+            SwitchOutcome.NOT_APPLICABLE: "",
+        },
     },
 )
 

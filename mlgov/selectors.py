@@ -85,4 +85,6 @@ def experiments_for(user):
 def experiment_detail_for(user):
     from .models import ExperimentLog
 
-    return ExperimentLog.objects.for_user(user).select_related("instance", "instance__account", "model")
+    return ExperimentLog.objects.for_user(user).select_related(
+        "instance", "instance__account", "model", "switch", "switch__replacement"
+    )

@@ -20,8 +20,8 @@ from accounts.choices import AccountStatus, EnvironmentType, InvitationStatus, R
 from accounts.models import Account, TeamInvitation, User
 from approvals.choices import ActionType, ApprovalStatus, RiskLevel
 from approvals.models import ApprovalRequest
-from fleet.choices import AuthStatus, Lifecycle, OrchestratorType
-from fleet.models import Instance
+from fleet.choices import AuthStatus, Lifecycle, OrchestratorType, SwitchStatus
+from fleet.models import Instance, Switch
 from mlgov.models import MLModel
 from risk.models import GlobalRiskEvent, SpotPoolRisk
 from sla.models import DowntimeLog
@@ -145,11 +145,13 @@ def test_seed_demo_builds_a_believable_estate_and_a_rerun_duplicates_nothing(dem
     }
     rogue_request = pending.get(action_type=ActionType.TERMINATE_ROGUE)
     assert rogue_request.instance.auth_status == AuthStatus.FLAGGED and rogue_request.requester is None
-    assert set(pending.filter(action_type=ActionType.SWITCH_INSTANCE).values_list("risk_level", flat=True)) == {
-        RiskLevel.LOW,
-        RiskLevel.CRITICAL,
-    }
-    assert "Approvals: 4 pending (3 filed by this run)" in out
+    # The two the demo files by hand, and the optimizer's PROD switches (MEDIUM), which wait for an approver.
+    switches = pending.filter(action_type=ActionType.SWITCH_INSTANCE)
+    assert set(switches.values_list("risk_level", flat=True)) == {RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.CRITICAL}
+    assert switches.filter(risk_level=RiskLevel.MEDIUM, account=prod, requester=None).count() == (
+        Switch.objects.filter(account=prod, status=SwitchStatus.AWAITING_APPROVAL).count()
+    )
+    assert f"Approvals: {pending.count()} pending (3 filed by this run)" in out
 
     # Instances: both orchestrators, both lifecycles, two regions; exactly one rogue, in PROD; all priced.
     live = Instance.objects.filter(is_active=True)
@@ -183,19 +185,29 @@ def test_seed_demo_builds_a_believable_estate_and_a_rerun_duplicates_nothing(dem
         "demo-superadmin",
     ]
 
-    # The optimizer evaluated the fleet once over a synthetic week of Spot prices: every active instance has
-    # a logged decision with a reason, and some are switches.
+    # One optimizer cycle over a synthetic week of Spot prices: every instance it evaluated has a logged
+    # decision with a reason, some are switches; the Lab's ran in the emulator, PROD's wait for approval.
     from fleet.models import SpotPriceStep
     from mlgov.models import ExperimentLog
 
     logs = ExperimentLog.objects.all()
-    assert logs.count() == Instance.objects.filter(is_active=True).count()
+    replacements = Switch.objects.exclude(replacement=None).values_list("replacement", flat=True)
+    switched = Switch.objects.filter(status=SwitchStatus.SUCCEEDED).values_list("instance", flat=True)
+    assert set(logs.values_list("instance", flat=True)) == set(
+        Instance.objects.filter(Q(is_active=True) | Q(pk__in=switched), is_replica=False)
+        .exclude(pk__in=replacements)
+        .values_list("pk", flat=True)
+    )
     assert all(log.decision_reason or log.error_message for log in logs)
     assert logs.filter(decision="SWITCH").exists()
+    executed = Switch.objects.filter(account=lab, status=SwitchStatus.SUCCEEDED)
+    assert executed.exists(), list(Switch.objects.values_list("status", "error_message"))
+    assert all(s.replacement.is_active and not s.instance.is_active for s in executed)
+    assert not Switch.objects.filter(status__in=[SwitchStatus.FAILED, SwitchStatus.ROLLED_BACK]).exists()
     assert not logs.filter(decision="FAILED").exists()  # the Lab's instances have their model under test
     assert set(logs.filter(instance__account=lab).values_list("model__name", flat=True)) == {"baseline-v1-lab"}
     assert set(SpotPriceStep.objects.values_list("source", flat=True)) == {"synthetic"}
-    assert "Optimizer: one evaluation of the fleet" in out
+    assert "Optimizer: one cycle over the fleet" in out and "switch succeeded" in out
 
     # Waste: what the scanner found in moto (the estate's idle resources, by their Name tags), one flagged
     # and tagged in AWS, one scheduled with its deletion request pending.
@@ -276,7 +288,7 @@ def test_seed_demo_builds_a_believable_estate_and_a_rerun_duplicates_nothing(dem
     assert "seed_demo --reset-passwords" in closing_block(out_again)
     assert not PASSWORD_LINE.findall(out_again)
     assert "created nothing (already present)" in out_again
-    assert "Approvals: 4 pending (0 filed by this run)" in out_again
+    assert f"Approvals: {pending.count()} pending (0 filed by this run)" in out_again
     assert "interruption events: already seeded" in out_again and GlobalRiskEvent.objects.count() == 6
     assert len(autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]) == asgs_before
     for username, password in passwords.items():
@@ -304,10 +316,11 @@ def test_the_readmes_reset_command_needs_only_the_database_and_says_where_to_sig
 
 
 def _estate_instances():
-    """The demo estate's own instances: not the replicas and replacements the safety net launched, and
-    counting the group member it swapped out (terminated in its group)."""
+    """The demo estate's own instances: not the replicas and replacements the safety net and the optimizer
+    launched, and counting the members they swapped out (terminated)."""
     swapped = Q(instance_metadata__interruption__action="asg_replaced")
-    return Instance.objects.filter(Q(is_active=True) | swapped).exclude(
+    switched = Q(pk__in=Switch.objects.filter(status=SwitchStatus.SUCCEEDED).values("instance"))
+    return Instance.objects.filter(Q(is_active=True) | swapped | switched).exclude(
         instance_metadata__tags__has_key="spotopt:purpose"
     )
 

@@ -499,3 +499,38 @@ def test_a_dry_run_writes_nothing(catalog_account, models, ec2):
     result = optimizer_cycle(account=account, dry_run=True)
     assert result.decisions == {Decision.SWITCH: 1} and len(result.logs) == 1
     assert not ExperimentLog.objects.exists() and not Switch.objects.exists()
+
+
+# --- Pages ------------------------------------------------------------------------------------------------
+
+
+def test_the_experiment_page_shows_what_was_executed_step_by_step(catalog_account, models, ec2, client, make_user):
+    from django.urls import reverse
+
+    account = lab(catalog_account)
+    old = launch(ec2, account, lab_model="1-lab")
+    market(old, **CHEAP)
+    optimizer_cycle(account=account, inline=True)
+    log = ExperimentLog.objects.get(instance=old)
+    switch = Switch.objects.get(experiment_log=log)
+
+    client.force_login(account.user)
+    page = client.get(reverse("experiment_detail", args=[log.pk])).content.decode()
+    assert "Execution" in page and "Succeeded" in page and "terminated old" in page
+    assert switch.replacement.instance_id in page and "switch-steps" in page
+    client.force_login(make_user())  # another tenant
+    assert client.get(reverse("experiment_detail", args=[log.pk])).status_code == 404
+
+
+def test_switches_are_view_only_in_the_admin(catalog_account, models, ec2, client, super_admin):
+    from django.urls import reverse
+
+    account = lab(catalog_account)
+    old = launch(ec2, account, lab_model="1-lab")
+    market(old, **CHEAP)
+    optimizer_cycle(account=account, inline=True)
+    switch = Switch.objects.get()
+    client.force_login(super_admin)
+    assert old.instance_id in client.get(reverse("admin:fleet_switch_changelist")).content.decode()
+    page = client.get(reverse("admin:fleet_switch_change", args=[switch.pk]))
+    assert page.status_code == 200 and not page.context["adminform"].form.fields

@@ -66,7 +66,7 @@ class Command(BaseCommand):
             )
         if result.experiments:
             found = ", ".join(f"{n} {d}" for d, n in sorted(result.experiments.items()))
-            self.stdout.write(f"Optimizer: one evaluation of the fleet ({found}) (Fleet → Experiments)")
+            self.stdout.write(f"Optimizer: one cycle over the fleet ({found}) (Fleet → Experiments, Approvals)")
         if result.model:
             self.stdout.write(f"Production model: {result.model} (Lab page)")
         if result.waste:
