@@ -167,6 +167,18 @@ def permission_statements(*, queue_name: str = DEFAULT_EVENT_QUEUE_NAME) -> list
             ],
             "*",
         ),
+        # A standalone instance behind a load balancer: its replacement is registered in the same target groups
+        # (and must be healthy there) before the old one is deregistered and terminated.
+        _statement(
+            "ReadLoadBalancerTargets",
+            ["elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth"],
+            "*",
+        ),
+        _statement(
+            "SwapLoadBalancerTargets",
+            ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"],
+            _sub("arn:${AWS::Partition}:elasticloadbalancing:*:${AWS::AccountId}:targetgroup/*"),
+        ),
         # EKS node-group membership: a node's replacement must keep its cluster labels and capacity.
         _statement(
             "ReadEks",

@@ -15,7 +15,9 @@ leads to, and says so in the log row (features_used["execution"]):
 A switch (`switch_execute`) follows one of two procedures, and records every step with the capacity seen:
 
 - LINEAR (a standalone instance): launch the replacement like the old one into the chosen pool, wait until
-  it runs and both status checks pass, terminate the old one. Capacity: at least one of the two runs.
+  it runs and both status checks pass; when the old one is registered in load-balancer target groups,
+  register the new one there (same port), wait until every group reports it healthy, deregister the old
+  one; terminate the old one. Capacity: at least one of the two runs.
 - CLUSTER (an Auto Scaling group member): launch, wait healthy, attach (N -> N+1; MaxSize raised by one
   for the moment when the group is full), wait until the group has it InService, detach the old one with
   ShouldDecrementDesiredCapacity (N+1 -> N), terminate it, put MaxSize back. Capacity: the group's healthy
@@ -305,6 +307,9 @@ class SwitchRun:
         self.attached = False
         self.old_gone = False  # past this point there is no rollback: the old instance has left
         self.raised_max: int | None = None  # the group's MaxSize before it was raised
+        self.target_groups: list[tuple[str, int]] = []  # (ARN, port) the old instance serves behind
+        self.registered: list[tuple[str, int]] = []  # where the new one was registered
+        self.elb = None
         self.floor = 1  # the capacity the steps must never go below
         self.last_good_at = timezone.now()
         self.downtime = None
@@ -406,9 +411,54 @@ class SwitchRun:
         self.step("healthy", "running, status checks ok")
 
     def linear(self) -> None:
-        self.step("started", f"{self.old.instance_id} alone")
+        self.target_groups = self.old_target_groups()
+        served = f", behind {len(self.target_groups)} target group(s)" if self.target_groups else ""
+        self.step("started", f"{self.old.instance_id} alone{served}")
         self.launch()
+        if self.target_groups:
+            self.serve_like_old()
         self.retire_old()
+
+    # Load balancers (LINEAR: an Auto Scaling group registers its own members) ---------------------------------
+
+    def old_target_groups(self) -> list[tuple[str, int]]:
+        """The instance-type target groups of the old instance's VPC that have it registered, with its port:
+        its replacement must serve there before it goes."""
+        elb = aws.client_for(self.account, "elbv2", self.old.region)
+        vpc = (self.old.instance_metadata or {}).get("vpc_id")
+        found = []
+        for page in elb.get_paginator("describe_target_groups").paginate():
+            for group in page["TargetGroups"]:
+                if group.get("TargetType", "instance") != "instance" or (vpc and group.get("VpcId") != vpc):
+                    continue
+                for target in elb.describe_target_health(
+                    TargetGroupArn=group["TargetGroupArn"], Targets=[{"Id": self.old.instance_id}]
+                )["TargetHealthDescriptions"]:
+                    if target["TargetHealth"].get("Reason") != "Target.NotRegistered":
+                        found.append((group["TargetGroupArn"], target["Target"].get("Port") or group.get("Port")))
+        self.elb = elb
+        return found
+
+    def new_serves(self) -> bool:
+        for arn, port in self.target_groups:
+            health = self.elb.describe_target_health(
+                TargetGroupArn=arn, Targets=[{"Id": self.new.instance_id, "Port": port}]
+            )["TargetHealthDescriptions"]
+            if not health or health[0]["TargetHealth"]["State"] != "healthy":
+                return False
+        return True
+
+    def serve_like_old(self) -> None:
+        for arn, port in self.target_groups:
+            self.elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": self.new.instance_id, "Port": port}])
+            self.registered.append((arn, port))
+        self.step("registered", f"{self.new.instance_id} in {len(self.registered)} target group(s)")
+        self.wait(f"{self.new.instance_id} healthy in its target groups", self.new_serves)
+        self.step("serving", "healthy in every target group")
+        for arn, port in self.target_groups:
+            self.elb.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": self.old.instance_id, "Port": port}])
+        self.old_gone = True
+        self.step("deregistered old", self.old.instance_id)
 
     def cluster(self) -> None:
         group = self._group()
@@ -453,6 +503,11 @@ class SwitchRun:
         """Undo what was done: the new instance out of the group and terminated, MaxSize back; the old one
         is left exactly as it was. Each undo is tried even when an earlier one fails."""
         problems = []
+        for arn, port in self.registered:
+            try:
+                self.elb.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": self.new.instance_id, "Port": port}])
+            except Exception as error:  # keep undoing the rest
+                problems.append(f"deregistering {self.new.instance_id}: {error}")
         if self.new is not None and self.attached:
             try:
                 self.asg.detach_instances(

@@ -534,3 +534,34 @@ def test_switches_are_view_only_in_the_admin(catalog_account, models, ec2, clien
     assert old.instance_id in client.get(reverse("admin:fleet_switch_changelist")).content.decode()
     page = client.get(reverse("admin:fleet_switch_change", args=[switch.pk]))
     assert page.status_code == 200 and not page.context["adminform"].form.fields
+
+
+def test_a_standalone_behind_a_load_balancer_serves_through_its_replacement(catalog_account, models, ec2):
+    account = lab(catalog_account)
+    old = launch(ec2, account, lab_model="1-lab")
+    market(old, **CHEAP)
+    elb = boto3.client("elbv2", region_name=REGION)
+    vpc = ec2.describe_instances(InstanceIds=[old.instance_id])["Reservations"][0]["Instances"][0]["VpcId"]
+    arn = elb.create_target_group(Name="web", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="instance")[
+        "TargetGroups"
+    ][0]["TargetGroupArn"]
+    elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": old.instance_id, "Port": 8080}])
+
+    optimizer_cycle(account=account, inline=True)
+
+    switch = Switch.objects.get()
+    assert switch.status == SwitchStatus.SUCCEEDED, switch.error_message
+    assert [s["step"] for s in switch.steps] == [
+        "started",
+        "launched",
+        "healthy",
+        "registered",
+        "serving",
+        "deregistered old",
+        "terminated old",
+    ]
+    targets = {
+        (t["Target"]["Id"], t["Target"]["Port"])
+        for t in elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+    }
+    assert targets == {(switch.replacement.instance_id, 8080)}
