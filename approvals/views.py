@@ -22,7 +22,7 @@ from accounts.roles import Capability, can
 from spotopt.tenancy import ObjectActionView, TenantObjectMixin, TenantScopedMixin
 
 from . import presentation, services
-from .choices import ApprovalStatus, ExecutionStatus
+from .choices import ActionType, ApprovalStatus, ExecutionStatus
 from .filters import ApprovalRequestFilterSet
 from .forms import ApproveForm, RejectForm
 from .policy import can_retry_execution, decision_refusal
@@ -76,6 +76,14 @@ class ApprovalRequestListView(TenantScopedMixin, ListView):
         return context
 
 
+def _decision_url(approval) -> str | None:
+    """The optimizer's decision behind a SWITCH_INSTANCE request (why, its candidates, the switch's steps)."""
+    if approval.action_type != ActionType.SWITCH_INSTANCE:
+        return None
+    log_id = approval.switches.exclude(experiment_log=None).values_list("experiment_log", flat=True).first()
+    return reverse("experiment_detail", args=[log_id]) if log_id else None
+
+
 def _render_detail(request, approval, *, approve_form=None, reject_form=None, status=200):
     """The detail page; the decision views re-render it with their bound form after an error."""
     user = request.user
@@ -93,6 +101,7 @@ def _render_detail(request, approval, *, approve_form=None, reject_form=None, st
         "account": account,
         "account_url": reverse("account_detail", args=[account.pk]) if account else None,
         "instance_url": _url_or_none("instance_detail", approval.instance.pk) if approval.instance else None,
+        "decision_url": _decision_url(approval),
         "who_decides": presentation.who_decides(approval.risk_level),
         "pending": pending,
         "can_decide": pending and not approval.is_overdue and refusal is None,

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import boto3
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.choices import EnvironmentType, Role
@@ -324,6 +325,7 @@ def test_a_prod_switch_waits_for_its_approval_and_runs_once_approved(
     models,
     ec2,
     make_user,
+    client,
     aws_calls,  # noqa: F811
     django_capture_on_commit_callbacks,
 ):
@@ -341,6 +343,9 @@ def test_a_prod_switch_waits_for_its_approval_and_runs_once_approved(
     assert request.action_payload["target_instance_type"] == switch.target_instance_type
     assert "cheaper" in request.action_payload["reason"]
     assert ExperimentLog.objects.get(instance=old).features_used["execution"].startswith("awaiting approval")
+    client.force_login(catalog_account.user)
+    page = client.get(reverse("approval_detail", args=[request.pk])).content.decode()
+    assert reverse("experiment_detail", args=[switch.experiment_log_id]) in page
     assert not WRITES & {name for name, _ in aws_calls.calls}
     # The next cycle does not file a second request while this one waits.
     optimizer_cycle(account=catalog_account)
@@ -505,8 +510,6 @@ def test_a_dry_run_writes_nothing(catalog_account, models, ec2):
 
 
 def test_the_experiment_page_shows_what_was_executed_step_by_step(catalog_account, models, ec2, client, make_user):
-    from django.urls import reverse
-
     account = lab(catalog_account)
     old = launch(ec2, account, lab_model="1-lab")
     market(old, **CHEAP)
@@ -523,8 +526,6 @@ def test_the_experiment_page_shows_what_was_executed_step_by_step(catalog_accoun
 
 
 def test_switches_are_view_only_in_the_admin(catalog_account, models, ec2, client, super_admin):
-    from django.urls import reverse
-
     account = lab(catalog_account)
     old = launch(ec2, account, lab_model="1-lab")
     market(old, **CHEAP)
