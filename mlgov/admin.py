@@ -1,4 +1,7 @@
+import json
+
 from django.contrib import admin
+from django.utils.html import format_html
 
 from spotopt.admin import ViewOnlyAdminMixin
 
@@ -43,6 +46,7 @@ class MLModelAdmin(admin.ModelAdmin):
         "success_count",
         "failure_count",
         "avg_prediction_score",
+        "offline_metrics",
     )
     # A governed model changes only through its lifecycle (status transition table, one active production
     # model, lifecycle dates) and its scoring counters; the file and its hash must stay as uploaded.
@@ -52,6 +56,20 @@ class MLModelAdmin(admin.ModelAdmin):
     # Uploads go through the model registry, which validates the ONNX file and records its hash.
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description="Offline metrics")
+    def offline_metrics(self, obj):
+        """What manage.py train_model measured on its held-out window (read-only, like the file)."""
+        metrics = obj.training_metrics or {}
+        if not metrics:
+            return "— (uploaded, not trained here: no offline metrics)"
+        return format_html(
+            "AUC {} · Brier {} on {} held-out samples<pre>{}</pre>",
+            f"{metrics['auc']:.3f}" if metrics.get("auc") is not None else "—",
+            f"{metrics['brier']:.4f}" if metrics.get("brier") is not None else "—",
+            (metrics.get("held_out") or {}).get("samples", "—"),
+            json.dumps(metrics, indent=2, sort_keys=True),
+        )
 
 
 @admin.register(ExperimentLog)

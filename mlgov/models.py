@@ -48,6 +48,9 @@ class MLModel(UUIDModel):
     avg_prediction_score = models.FloatField(null=True, blank=True)
     success_count = models.PositiveBigIntegerField(default=0)
     failure_count = models.PositiveBigIntegerField(default=0)
+    # What `manage.py train_model` measured on its held-out time window (AUC, Brier, counts, dates); empty
+    # for models uploaded from elsewhere.
+    training_metrics = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-uploaded_at"]

@@ -40,9 +40,17 @@ class MLModelSerializer(serializers.ModelSerializer):
             "avg_prediction_score",
             "success_count",
             "failure_count",
+            "training_metrics",
             "moves",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "training_metrics": {
+                "help_text": "What manage.py train_model measured on its held-out time window: auc, brier, "
+                "train and held_out (samples, positives, switches, from, to), window, coefficients; {} for "
+                "models uploaded from elsewhere."
+            }
+        }
 
     def get_moves(self, model) -> list[dict]:
         if self.context.get("view") and getattr(self.context["view"], "action", "") == "list":

@@ -66,13 +66,36 @@ def sha256_of(data: bytes) -> str:
 def model_upload(
     *, user, name: str, version: str, feature_schema_version: str, data: bytes, description: str = ""
 ) -> MLModel:
-    """Check the file, store it with its SHA-256 and register it as a CANDIDATE."""
+    """A person's upload (a Lab role): checked, stored with its SHA-256 and registered as a CANDIDATE."""
     _require(user, Capability.USE_LAB, UPLOAD_REFUSAL)
+    return model_register(
+        user=user,
+        name=name,
+        version=version,
+        feature_schema_version=feature_schema_version,
+        data=data,
+        description=description,
+    )
+
+
+def model_register(
+    *,
+    user,
+    name: str,
+    version: str,
+    feature_schema_version: str,
+    data: bytes,
+    description: str = "",
+    training_metrics: dict | None = None,
+    origin: str = "uploaded",
+) -> MLModel:
+    """Check the file, store it with its SHA-256 and register it as a CANDIDATE (`user` None: spotopt itself,
+    e.g. manage.py train_model; the caller has checked who may). `origin` opens the audit row's note."""
     name, version = (name or "").strip(), (version or "").strip()
     if not name or not version:
         raise DomainError("Give the model a name and a version.", code="invalid_model")
     if MLModel.objects.filter(name=name).exists():
-        raise Conflict(f"A model named '{name}' exists already; upload the new one under its own name.")
+        raise Conflict(f"A model named '{name}' exists already; register the new one under its own name.")
     inspection = model_inspect(data, feature_schema_version=feature_schema_version)
     digest = sha256_of(data)
     try:
@@ -84,16 +107,17 @@ def model_upload(
                 file_hash=digest,
                 description=description,
                 uploaded_by=user,
+                training_metrics=training_metrics or {},
             )
             model.file.save(f"{digest[:16]}.onnx", ContentFile(data), save=False)
             model.save()
-            note = f"uploaded: input {inspection.input_name} width {inspection.width}, {inspection.producer}"
+            note = f"{origin}: input {inspection.input_name} width {inspection.width}, {inspection.producer}"
             if features_of(feature_schema_version) is None:
                 note += f"; feature schema {feature_schema_version} is unknown: it stays a candidate"
             _record(model, user=user, before=ModelStatus.CANDIDATE, note=note)
     except IntegrityError:
-        raise Conflict(f"A model named '{name}' exists already; upload the new one under its own name.") from None
-    logger.info("model %s %s uploaded by user %s (sha256 %s)", name, version, user.pk, digest)
+        raise Conflict(f"A model named '{name}' exists already; register the new one under its own name.") from None
+    logger.info("model %s %s %s by %s (sha256 %s)", name, version, origin, user.pk if user else "spotopt", digest)
     return model
 
 
