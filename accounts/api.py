@@ -56,7 +56,9 @@ class AccountViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveModelM
 
     @extend_schema(request=AccountUpdateSerializer, responses=AccountSerializer)
     def partial_update(self, request, *args, **kwargs):
-        """Rename, change the environment type, or choose the regions to scan."""
+        """Rename, change the environment type, choose the regions to scan, or change the account's settings
+        (instance types, waste, optimizer). A field left out stays as it is; null on an optimizer threshold
+        puts back the installation's default."""
         account = self.get_object()
         form = AccountUpdateSerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)

@@ -1,6 +1,7 @@
 """Forms of the accounts app."""
 
 import re
+from decimal import Decimal
 
 from django import forms
 from django.conf import settings
@@ -9,7 +10,7 @@ from django.contrib.auth.forms import AuthenticationForm
 
 from spotopt.errors import DomainError
 
-from . import cloudformation
+from . import cloudformation, services
 from .choices import EnvironmentType, Role
 from .models import MAX_INSTANCE_TYPE_PATTERNS, instance_type_patterns_clean
 from .signin import INVALID_LOGIN_MESSAGE, canonical_username
@@ -196,14 +197,44 @@ def _instance_types_field(label: str, help_text: str) -> forms.CharField:
     )
 
 
+def _percent_field(label: str, *, low, high, message: str, **kwargs) -> forms.DecimalField:
+    """A percent with at most one decimal (the service keeps shares with three)."""
+    return forms.DecimalField(
+        label=label,
+        required=False,
+        min_value=low,
+        max_value=high,
+        max_digits=4,
+        decimal_places=1,
+        # Django fills in %(limit_value)s in these, so a percent sign is doubled.
+        error_messages={"min_value": message.replace("%", "%%"), "max_value": message.replace("%", "%%")},
+        **kwargs,
+    )
+
+
+def _percent(share) -> str | None:
+    """0.125 -> "12.5", 0.2 -> "20"; None stays None."""
+    if share is None:
+        return None
+    return format((Decimal(str(share)) * 100).normalize(), "f")
+
+
+def _share_or(percent, empty):
+    return empty if percent is None else percent / 100
+
+
 class AccountSettingsForm(_AccountFieldsForm):
-    """Rename, change the environment, choose the regions to scan and the instance types spotopt may use."""
+    """Rename, change the environment, choose the regions to scan, the instance types spotopt may use, the
+    waste lifecycle and the optimizer's thresholds."""
 
     domain_error_fields = {
         **_AccountFieldsForm.domain_error_fields,
         "invalid_allowed_instance_types": "allowed_instance_types",
         "invalid_denied_instance_types": "denied_instance_types",
         "invalid_waste_grace_days": "waste_grace_days",
+        "invalid_optimizer_min_saving": "optimizer_min_saving",
+        "invalid_optimizer_max_risk": "optimizer_max_risk",
+        "invalid_switch_max_group_share": "switch_max_group_share",
     }
 
     allowed_instance_types = _instance_types_field(
@@ -230,6 +261,48 @@ class AccountSettingsForm(_AccountFieldsForm):
         help_text="The final snapshot is kept, tagged spotopt:waste = keep.",
     )
 
+    # The optimizer settings are percents here (shares in the service, the model and the API).
+    optimizer_min_saving = _percent_field(
+        "Least saving for a switch (% of the hourly price)",
+        low=1,
+        high=95,
+        message="The least saving of a switch is 1% to 95% of the hourly price.",
+    )
+    optimizer_max_risk = _percent_field(
+        "Highest interruption risk accepted (%)",
+        low=Decimal("0.1"),
+        high=50,
+        message="The highest interruption risk accepted is 0.1% to 50%.",
+    )
+    allow_automatic_switches = forms.BooleanField(
+        label="Switch production instances without an approval",
+        required=False,
+        initial=False,
+        help_text="Off: every switch of a PROD account waits for an approval request. LAB accounts always "
+        "switch on their own.",
+    )
+    switch_max_group_share = _percent_field(
+        "Largest share of an Auto Scaling group switched at once (%)",
+        low=1,
+        high=100,
+        message="The largest share of an Auto Scaling group switched at once is 1% to 100%.",
+        initial=25,
+        help_text="Planned and in-flight switches together; one member is replaced at a time. Empty: unchanged.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The installation's defaults, from settings at request time (not import time).
+        self.fields["optimizer_min_saving"].help_text = (
+            "A switch must make the instance at least this much cheaper per hour. "
+            f"Empty: the installation default, {_percent(settings.OPTIMIZER_MIN_SAVING)}%."
+        )
+        self.fields["optimizer_max_risk"].help_text = (
+            "The model's predicted chance that AWS interrupts the instance in the Spot pool it would move to; "
+            "riskier pools are not used. "
+            f"Empty: the installation default, {_percent(settings.OPTIMIZER_MAX_RISK)}%."
+        )
+
     @classmethod
     def for_account(cls, account):
         return cls(
@@ -241,6 +314,10 @@ class AccountSettingsForm(_AccountFieldsForm):
                 "denied_instance_types": ", ".join(account.denied_instance_types or []),
                 "waste_grace_days": account.waste_grace_days,
                 "waste_final_snapshot": account.waste_final_snapshot,
+                "optimizer_min_saving": _percent(account.optimizer_min_saving),
+                "optimizer_max_risk": _percent(account.optimizer_max_risk),
+                "allow_automatic_switches": account.allow_automatic_switches,
+                "switch_max_group_share": _percent(account.switch_max_group_share),
             }
         )
 
@@ -255,6 +332,17 @@ class AccountSettingsForm(_AccountFieldsForm):
 
     def clean_denied_instance_types(self):
         return self._patterns("denied_instance_types")
+
+    # Percent -> the service's share. An emptied threshold goes back to the installation default; an
+    # emptied group share is left as it is (None), like the grace period.
+    def clean_optimizer_min_saving(self):
+        return _share_or(self.cleaned_data.get("optimizer_min_saving"), services.INSTALLATION_DEFAULT)
+
+    def clean_optimizer_max_risk(self):
+        return _share_or(self.cleaned_data.get("optimizer_max_risk"), services.INSTALLATION_DEFAULT)
+
+    def clean_switch_max_group_share(self):
+        return _share_or(self.cleaned_data.get("switch_max_group_share"), None)
 
 
 # --- Teams ------------------------------------------------------------------------------------------------

@@ -1,9 +1,12 @@
+from decimal import Decimal
+
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from spotopt.errors import DomainError
 
+from . import services
 from .choices import AccountStatus, EnvironmentType, Role
 from .models import MAX_INSTANCE_TYPE_PATTERNS, Account, Team, TeamInvitation, User, instance_type_patterns_clean
 from .selectors import account_progress
@@ -82,6 +85,10 @@ class AccountSerializer(serializers.ModelSerializer):
             "denied_instance_types",
             "waste_grace_days",
             "waste_final_snapshot",
+            "optimizer_min_saving",
+            "optimizer_max_risk",
+            "allow_automatic_switches",
+            "switch_max_group_share",
             "status",
             "is_active",
             "has_access_keys",
@@ -112,6 +119,18 @@ def _instance_types_field(help_text: str):
     )
 
 
+def _share_field(low: str, high: str, help_text: str, **kwargs):
+    return serializers.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        min_value=Decimal(low),
+        max_value=Decimal(high),
+        required=False,
+        help_text=f"{help_text} A share from {low} to {high}, at most three decimals.",
+        **kwargs,
+    )
+
+
 class AccountUpdateSerializer(serializers.Serializer):
     account_name = serializers.CharField(max_length=255, required=False)
     environment_type = serializers.ChoiceField(choices=EnvironmentType.choices, required=False)
@@ -132,6 +151,36 @@ class AccountUpdateSerializer(serializers.Serializer):
     waste_final_snapshot = serializers.BooleanField(
         required=False, help_text="Snapshot a volume before deleting it (the snapshot is kept)."
     )
+    optimizer_min_saving = _share_field(
+        "0.01",
+        "0.95",
+        "The least share of the hourly price a switch must save (0.2: 20%); null: the installation default "
+        "(OPTIMIZER_MIN_SAVING).",
+        allow_null=True,
+    )
+    optimizer_max_risk = _share_field(
+        "0.001",
+        "0.5",
+        "The highest predicted interruption (crash) probability of a pool the optimizer moves to (0.15: 15%); "
+        "null: the installation default (OPTIMIZER_MAX_RISK).",
+        allow_null=True,
+    )
+    allow_automatic_switches = serializers.BooleanField(
+        required=False,
+        help_text="Switch a PROD account's instances without an approval request (LAB accounts always do).",
+    )
+    switch_max_group_share = _share_field(
+        "0.01",
+        "1",
+        "The largest share of an Auto Scaling group whose switches may be planned or in flight at once.",
+    )
+
+    # null clears a threshold: the installation's default applies again (an absent field is left as it is).
+    def validate_optimizer_min_saving(self, value):
+        return services.INSTALLATION_DEFAULT if value is None else value
+
+    def validate_optimizer_max_risk(self, value):
+        return services.INSTALLATION_DEFAULT if value is None else value
 
     def _patterns(self, value, field):
         try:

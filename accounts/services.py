@@ -19,6 +19,7 @@ loser gets the same Conflict as a sequential attempt would.
 import logging
 import re
 import uuid
+from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -361,6 +362,54 @@ def account_retry(*, user: User, account: Account) -> Account:
     return account
 
 
+class _InstallationDefault:
+    """The value that clears an account's optimizer threshold in account_update: the installation's applies."""
+
+    def __repr__(self):
+        return "INSTALLATION_DEFAULT"
+
+
+INSTALLATION_DEFAULT = _InstallationDefault()
+
+# The ranges of the optimizer settings (the model's validators and check constraints say the same).
+_MIN_SAVING = {
+    "low": Decimal("0.01"),
+    "high": Decimal("0.95"),
+    "code": "invalid_optimizer_min_saving",
+    "message": "The least saving of a switch is 1% to 95% of the hourly price (a share from 0.01 to 0.95).",
+}
+_MAX_RISK = {
+    "low": Decimal("0.001"),
+    "high": Decimal("0.5"),
+    "code": "invalid_optimizer_max_risk",
+    "message": "The highest interruption risk accepted is 0.1% to 50% (a share from 0.001 to 0.5).",
+}
+_GROUP_SHARE = {
+    "low": Decimal("0.01"),
+    "high": Decimal("1"),
+    "code": "invalid_switch_max_group_share",
+    "message": "The largest share of an Auto Scaling group switched at once is 1% to 100% (0.01 to 1).",
+}
+_SHARE_STEP = Decimal("0.001")  # the columns keep three decimals (a tenth of a percent)
+
+
+def _share(value, *, low: Decimal, high: Decimal, code: str, message: str) -> Decimal:
+    """A share from low to high with at most three decimals, or a DomainError with the range."""
+    try:
+        share = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError, TypeError):
+        share = None
+    if isinstance(value, bool) or share is None or not share.is_finite() or not low <= share <= high:
+        raise DomainError(message, code=code)
+    if share != share.quantize(_SHARE_STEP):
+        raise DomainError(f"{message} At most three decimals (a tenth of a percent).", code=code)
+    return share.quantize(_SHARE_STEP)
+
+
+def _optional_share(value, **limits) -> Decimal | None:
+    return None if value is INSTALLATION_DEFAULT else _share(value, **limits)
+
+
 @transaction.atomic
 def account_update(
     *,
@@ -373,9 +422,20 @@ def account_update(
     denied_instance_types=None,
     waste_grace_days=None,
     waste_final_snapshot=None,
+    optimizer_min_saving=None,
+    optimizer_max_risk=None,
+    allow_automatic_switches=None,
+    switch_max_group_share=None,
 ) -> Account:
     """Change what was given (None leaves it as it is); instance-type patterns are checked and normalised by
-    accounts.models.instance_type_patterns_clean."""
+    accounts.models.instance_type_patterns_clean.
+
+    The optimizer settings are shares, not percents (Decimal, or anything Decimal() reads, at most three
+    decimals): `optimizer_min_saving` 0.01 to 0.95 of the hourly price, `optimizer_max_risk` 0.001 to 0.5
+    (the model's predicted interruption probability), `switch_max_group_share` 0.01 to 1 of an Auto Scaling
+    group; out of range is a DomainError (invalid_<setting>) that gives the range. The two thresholds may
+    also be given INSTALLATION_DEFAULT (and only that clears them; "" is refused): the account's own value
+    is cleared and the installation's OPTIMIZER_MIN_SAVING / OPTIMIZER_MAX_RISK apply again."""
     _require(user, Capability.MANAGE_ACCOUNTS)
     account = Account.objects.select_for_update().get(pk=account.pk)
     if account_name is not None:
@@ -400,6 +460,14 @@ def account_update(
         account.waste_grace_days = int(waste_grace_days)
     if waste_final_snapshot is not None:
         account.waste_final_snapshot = bool(waste_final_snapshot)
+    if optimizer_min_saving is not None:
+        account.optimizer_min_saving = _optional_share(optimizer_min_saving, **_MIN_SAVING)
+    if optimizer_max_risk is not None:
+        account.optimizer_max_risk = _optional_share(optimizer_max_risk, **_MAX_RISK)
+    if allow_automatic_switches is not None:
+        account.allow_automatic_switches = bool(allow_automatic_switches)
+    if switch_max_group_share is not None:
+        account.switch_max_group_share = _share(switch_max_group_share, **_GROUP_SHARE)
     account.save()
     return account
 

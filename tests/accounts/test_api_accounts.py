@@ -8,6 +8,7 @@ themselves are in test_api_onboarding.py.
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pytest
 from rest_framework.test import APIClient
@@ -476,6 +477,121 @@ def test_the_browsable_api_lists_accounts_for_a_signed_in_user(client, client_us
 
 
 # --- OpenAPI --------------------------------------------------------------------------------------------------
+
+# --- the optimizer settings (shares, as strings like every decimal of the API; numbers are accepted) --------
+
+OPTIMIZER_FIELDS = ["optimizer_min_saving", "optimizer_max_risk", "allow_automatic_switches", "switch_max_group_share"]
+
+
+def optimizer_of(data) -> dict:
+    return {name: data[name] for name in OPTIMIZER_FIELDS}
+
+
+def test_the_api_shows_and_patches_the_optimizer_settings(client_user, make_account):
+    account = make_account(client_user)
+    api = api_as(client_user)
+    url = f"{ACCOUNTS}{account.pk}/"
+    # null thresholds: the installation's OPTIMIZER_MIN_SAVING / OPTIMIZER_MAX_RISK apply.
+    assert optimizer_of(api.get(url).json()) == {
+        "optimizer_min_saving": None,
+        "optimizer_max_risk": None,
+        "allow_automatic_switches": False,
+        "switch_max_group_share": "0.250",
+    }
+    assert "optimizer_min_saving" in api.get(ACCOUNTS).json()["results"][0]
+
+    response = api.patch(
+        url,
+        {
+            "optimizer_min_saving": "0.3",
+            "optimizer_max_risk": 0.05,
+            "allow_automatic_switches": True,
+            "switch_max_group_share": "1",
+        },
+        format="json",
+    )
+
+    assert response.status_code == 200, response.content
+    set_values = {
+        "optimizer_min_saving": "0.300",
+        "optimizer_max_risk": "0.050",
+        "allow_automatic_switches": True,
+        "switch_max_group_share": "1.000",
+    }
+    assert optimizer_of(response.json()) == set_values
+    account.refresh_from_db()
+    assert (account.optimizer_min_saving, account.optimizer_max_risk) == (Decimal("0.3"), Decimal("0.05"))
+    # A PATCH without them leaves them as they are.
+    assert optimizer_of(api.patch(url, {"account_name": "Renamed"}, format="json").json()) == set_values
+
+    # null puts a threshold back to the installation default, and only the one given.
+    response = api.patch(url, {"optimizer_min_saving": None}, format="json")
+    assert response.status_code == 200, response.content
+    assert optimizer_of(response.json()) == {**set_values, "optimizer_min_saving": None}
+    response = api.patch(url, {"optimizer_max_risk": None, "allow_automatic_switches": False}, format="json")
+    assert optimizer_of(response.json()) == {
+        **set_values,
+        "optimizer_min_saving": None,
+        "optimizer_max_risk": None,
+        "allow_automatic_switches": False,
+    }
+    account.refresh_from_db()
+    assert (account.optimizer_min_saving, account.optimizer_max_risk) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "payload,field",
+    [
+        ({"optimizer_min_saving": "0.009"}, "optimizer_min_saving"),
+        ({"optimizer_min_saving": 0.96}, "optimizer_min_saving"),
+        ({"optimizer_min_saving": "0.1234"}, "optimizer_min_saving"),
+        ({"optimizer_min_saving": "20%"}, "optimizer_min_saving"),
+        ({"optimizer_max_risk": "0"}, "optimizer_max_risk"),
+        ({"optimizer_max_risk": "0.501"}, "optimizer_max_risk"),
+        ({"switch_max_group_share": "0"}, "switch_max_group_share"),
+        ({"switch_max_group_share": "1.5"}, "switch_max_group_share"),
+        ({"switch_max_group_share": None}, "switch_max_group_share"),  # it has no installation default
+        ({"allow_automatic_switches": "sometimes"}, "allow_automatic_switches"),
+    ],
+)
+def test_the_api_refuses_optimizer_settings_out_of_range_and_changes_nothing(client_user, make_account, payload, field):
+    account = make_account(client_user, optimizer_min_saving=Decimal("0.3"))
+    before = rows()
+
+    response = api_as(client_user).patch(f"{ACCOUNTS}{account.pk}/", payload, format="json")
+
+    body = api_contract.assert_error(response, 400)
+    assert field in body["errors"]
+    assert rows() == before
+
+
+def test_the_api_refusal_says_the_range(client_user, make_account):
+    account = make_account(client_user)
+    response = api_as(client_user).patch(f"{ACCOUNTS}{account.pk}/", {"optimizer_max_risk": "0.6"}, format="json")
+    assert "0.5" in str(response.json()["errors"]["optimizer_max_risk"])
+
+
+def test_a_read_only_user_cannot_patch_the_optimizer_settings(readonly_user, make_account):
+    account = make_account(readonly_user)
+    before = rows()
+    response = api_as(readonly_user).patch(
+        f"{ACCOUNTS}{account.pk}/",
+        {"optimizer_min_saving": "0.5", "allow_automatic_switches": True, "switch_max_group_share": "1"},
+        format="json",
+    )
+    api_contract.assert_error(response, 403)
+    assert rows() == before
+
+
+def test_another_teams_user_cannot_patch_the_optimizer_settings(client_user, other_client, make_account):
+    theirs = make_account(other_client)
+    before = rows()
+    response = api_as(client_user).patch(
+        f"{ACCOUNTS}{theirs.pk}/", {"optimizer_max_risk": None, "allow_automatic_switches": True}, format="json"
+    )
+    api_contract.assert_error(response, 404)
+    assert rows() == before
+
 
 PROMISED_PATHS = [
     "/api/v1/accounts/",

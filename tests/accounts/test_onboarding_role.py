@@ -2,6 +2,7 @@
 
 import re
 import uuid
+from decimal import Decimal
 
 import pytest
 from django.conf import settings as django_settings
@@ -9,6 +10,7 @@ from django.conf import settings as django_settings
 from accounts.choices import AccountStatus, ConnectionMethod, EnvironmentType, Role
 from accounts.models import Account
 from accounts.services import (
+    INSTALLATION_DEFAULT,
     AccountConflict,
     account_create_pending,
     account_delete,
@@ -125,6 +127,7 @@ def test_readonly_and_lab_users_cannot_onboard_or_manage(make_user, make_account
         lambda: account_verify_role(user=person, account=account, role_arn=ROLE_ARN),
         lambda: account_retry(user=person, account=account),
         lambda: account_update(user=person, account=account, account_name="Renamed"),
+        lambda: account_update(user=person, account=account, allow_automatic_switches=True),
         lambda: account_delete(user=person, account=account),
         lambda: account_discovery_queue(user=person, account=account),
     ):
@@ -469,6 +472,82 @@ def test_account_update_refuses_bad_input_and_changes_nothing(client_user, make_
     with pytest.raises(DomainError) as excinfo:
         account_update(user=client_user, account=account, **{"account_name": "Renamed", **kwargs})
     assert excinfo.value.code == code
+    assert rows() == before
+
+
+def optimizer_settings(account):
+    account.refresh_from_db()
+    return (
+        account.optimizer_min_saving,
+        account.optimizer_max_risk,
+        account.allow_automatic_switches,
+        account.switch_max_group_share,
+    )
+
+
+def test_account_update_saves_the_optimizer_settings_and_puts_back_the_installation_defaults(client_user, make_account):
+    account = make_account(client_user)
+    assert optimizer_settings(account) == (None, None, False, Decimal("0.25"))  # the installation's, by default
+
+    account_update(
+        user=client_user,
+        account=account,
+        optimizer_min_saving="0.3",
+        optimizer_max_risk=Decimal("0.05"),
+        allow_automatic_switches=True,
+        switch_max_group_share=0.5,
+    )
+    assert optimizer_settings(account) == (Decimal("0.3"), Decimal("0.05"), True, Decimal("0.5"))
+
+    account_update(user=client_user, account=account, account_name="Renamed")  # None: left as they are
+    assert optimizer_settings(account) == (Decimal("0.3"), Decimal("0.05"), True, Decimal("0.5"))
+
+    account_update(
+        user=client_user,
+        account=account,
+        optimizer_min_saving=INSTALLATION_DEFAULT,
+        optimizer_max_risk=INSTALLATION_DEFAULT,
+        allow_automatic_switches=False,
+    )
+    assert optimizer_settings(account) == (None, None, False, Decimal("0.5"))
+
+    # The edges of the ranges are allowed.
+    account_update(
+        user=client_user,
+        account=account,
+        optimizer_min_saving="0.95",
+        optimizer_max_risk="0.001",
+        switch_max_group_share=1,
+    )
+    assert optimizer_settings(account) == (Decimal("0.95"), Decimal("0.001"), False, Decimal("1"))
+
+
+@pytest.mark.parametrize(
+    "kwargs,code,says",
+    [
+        ({"optimizer_min_saving": "0.009"}, "invalid_optimizer_min_saving", "1% to 95%"),
+        ({"optimizer_min_saving": Decimal("0.96")}, "invalid_optimizer_min_saving", "0.01 to 0.95"),
+        ({"optimizer_min_saving": "0.1234"}, "invalid_optimizer_min_saving", "three decimals"),
+        ({"optimizer_min_saving": ""}, "invalid_optimizer_min_saving", "1% to 95%"),  # only the sentinel clears
+        ({"optimizer_min_saving": "twenty"}, "invalid_optimizer_min_saving", "1% to 95%"),
+        ({"optimizer_min_saving": "NaN"}, "invalid_optimizer_min_saving", "1% to 95%"),
+        ({"optimizer_max_risk": 0}, "invalid_optimizer_max_risk", "0.1% to 50%"),
+        ({"optimizer_max_risk": "0.51"}, "invalid_optimizer_max_risk", "0.001 to 0.5"),
+        ({"optimizer_max_risk": True}, "invalid_optimizer_max_risk", "0.1% to 50%"),
+        ({"switch_max_group_share": "0"}, "invalid_switch_max_group_share", "1% to 100%"),
+        ({"switch_max_group_share": "1.001"}, "invalid_switch_max_group_share", "0.01 to 1"),
+        ({"switch_max_group_share": INSTALLATION_DEFAULT}, "invalid_switch_max_group_share", "1% to 100%"),
+    ],
+)
+def test_account_update_refuses_optimizer_settings_out_of_range_and_changes_nothing(
+    client_user, make_account, kwargs, code, says
+):
+    account = make_account(client_user, optimizer_min_saving=Decimal("0.3"))
+    before = rows()
+    with pytest.raises(DomainError) as excinfo:
+        account_update(user=client_user, account=account, **{"account_name": "Renamed", **kwargs})
+    assert excinfo.value.code == code
+    assert says in excinfo.value.message
     assert rows() == before
 
 

@@ -8,6 +8,7 @@ test settings, so the discovery a verify queues runs inline when its transaction
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -17,8 +18,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.choices import AccountStatus, ConnectionMethod, EnvironmentType, Role
+from accounts.forms import AccountSettingsForm
 from accounts.models import Account
 from accounts.services import account_connect_access_keys
+from spotopt.errors import DomainError
 from tests.aws_fixtures import (
     CUSTOMER_ACCOUNT,
     create_user_with_keys,
@@ -926,6 +929,164 @@ def test_settings_errors_are_shown_on_the_form_and_change_nothing(client_user, m
     page = html(response)
     assert "This field is required." in page
     assert '<h1 class="page-title">Old</h1>' in page  # the page is the account's, re-rendered
+    assert rows() == before
+
+
+# --- the optimizer settings on the settings form (percents on the page, shares in the database) -----------
+
+OPTIMIZER_FIELDS = ["optimizer_min_saving", "optimizer_max_risk", "allow_automatic_switches", "switch_max_group_share"]
+
+
+def optimizer_settings(account):
+    account.refresh_from_db()
+    return (
+        account.optimizer_min_saving,
+        account.optimizer_max_risk,
+        account.allow_automatic_switches,
+        account.switch_max_group_share,
+    )
+
+
+def settings_post(**fields):
+    return {"account_name": "Production", "environment_type": "PROD", **fields}
+
+
+def number_input(page: str, name: str) -> str:
+    match = re.search(rf'<input type="number" name="{name}"[^>]*>', page)
+    assert match, f"no number input {name}"
+    return match.group(0)
+
+
+def field_block(page: str, name: str) -> str:
+    """The settings form's <div class="field"> of one field: label, input, help and errors."""
+    match = re.search(rf'<div class="field[^"]*">\s*<label for="id_{name}".*?</div>', page, re.S)
+    assert match, f"no field {name}"
+    return match.group(0)
+
+
+def test_the_settings_form_shows_the_optimizer_settings_with_the_installation_defaults(
+    client_user, make_account, settings
+):
+    settings.OPTIMIZER_MIN_SAVING, settings.OPTIMIZER_MAX_RISK = 0.25, 0.075
+    account = make_account(client_user, account_name="Production")
+    page = html(signed_in(client_user).get(reverse("account_detail", args=[account.pk])))
+
+    assert "Least saving for a switch (% of the hourly price)" in page
+    assert "Empty: the installation default, 25%." in page
+    assert "Highest interruption risk accepted (%)" in page
+    assert "Empty: the installation default, 7.5%." in page
+    assert "Switch production instances without an approval" in page
+    assert "LAB accounts always switch on their own." in page
+    assert "Largest share of an Auto Scaling group switched at once (%)" in page
+    # No account values yet: the thresholds are empty (the defaults apply), the group share is 25%.
+    assert "value=" not in number_input(page, "optimizer_min_saving")
+    assert "value=" not in number_input(page, "optimizer_max_risk")
+    assert 'value="25"' in number_input(page, "switch_max_group_share")
+    assert not re.search(r'<input type="checkbox" name="allow_automatic_switches"[^>]*checked', page)
+
+
+def test_the_settings_form_saves_the_optimizer_settings_and_empty_thresholds_go_back_to_the_defaults(
+    client_user, make_account
+):
+    account = make_account(client_user, account_name="Production")
+    client = signed_in(client_user)
+    url = reverse("account_update", args=[account.pk])
+
+    response = client.post(
+        url,
+        settings_post(
+            optimizer_min_saving="30",
+            optimizer_max_risk="5.5",
+            allow_automatic_switches="on",
+            switch_max_group_share="50",
+        ),
+    )
+
+    assert response.status_code == 302
+    assert optimizer_settings(account) == (Decimal("0.3"), Decimal("0.055"), True, Decimal("0.5"))
+    page = html(client.get(response.url))
+    assert "Settings saved." in page
+    assert 'value="30"' in number_input(page, "optimizer_min_saving")  # the form shows what is stored
+    assert 'value="5.5"' in number_input(page, "optimizer_max_risk")
+    assert 'value="50"' in number_input(page, "switch_max_group_share")
+    assert re.search(r'<input type="checkbox" name="allow_automatic_switches"[^>]*checked', page)
+
+    # Emptied thresholds: the installation's defaults again; an emptied group share stays; the box unticked.
+    response = client.post(
+        url,
+        settings_post(optimizer_min_saving="", optimizer_max_risk="", switch_max_group_share=""),
+    )
+    assert response.status_code == 302
+    assert optimizer_settings(account) == (None, None, False, Decimal("0.5"))
+
+
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("optimizer_min_saving", "0.5", "The least saving of a switch is 1% to 95% of the hourly price."),
+        ("optimizer_min_saving", "96", "The least saving of a switch is 1% to 95% of the hourly price."),
+        ("optimizer_min_saving", "12.25", "Ensure that there are no more than 1 decimal place."),
+        ("optimizer_min_saving", "lots", "Enter a number."),
+        ("optimizer_max_risk", "0.05", "The highest interruption risk accepted is 0.1% to 50%."),
+        ("optimizer_max_risk", "50.1", "The highest interruption risk accepted is 0.1% to 50%."),
+        ("switch_max_group_share", "0", "The largest share of an Auto Scaling group switched at once is 1% to 100%."),
+        ("switch_max_group_share", "101", "The largest share of an Auto Scaling group switched at once is 1% to 100%."),
+    ],
+)
+def test_optimizer_settings_out_of_range_are_shown_on_their_field_and_change_nothing(
+    client_user, make_account, field, value, message
+):
+    account = make_account(client_user, account_name="Production", optimizer_min_saving=Decimal("0.3"))
+    before = rows()
+
+    response = signed_in(client_user).post(
+        reverse("account_update", args=[account.pk]), settings_post(**{"optimizer_min_saving": "30", field: value})
+    )
+
+    assert response.status_code == 400
+    block = field_block(html(response), field)
+    assert "field--invalid" in block and message in block
+    assert rows() == before
+
+
+@pytest.mark.parametrize(
+    "code,field",
+    [
+        ("invalid_optimizer_min_saving", "optimizer_min_saving"),
+        ("invalid_optimizer_max_risk", "optimizer_max_risk"),
+        ("invalid_switch_max_group_share", "switch_max_group_share"),
+    ],
+)
+def test_the_services_optimizer_errors_go_on_their_field(code, field):
+    form = AccountSettingsForm(settings_post())
+    assert form.is_valid(), form.errors
+    form.add_domain_error(DomainError("Out of range.", code=code))
+    assert form.errors == {field: ["Out of range."]}
+
+
+def test_a_read_only_user_cannot_change_the_optimizer_settings(readonly_user, make_account):
+    account = make_account(readonly_user, account_name="Production")
+    before = rows()
+    client = signed_in(readonly_user)
+
+    page = html(client.get(reverse("account_detail", args=[account.pk])))
+    assert not any(f'name="{name}"' in page for name in OPTIMIZER_FIELDS)
+    response = client.post(
+        reverse("account_update", args=[account.pk]),
+        settings_post(optimizer_min_saving="50", allow_automatic_switches="on", switch_max_group_share="100"),
+    )
+    assert response.status_code == 403
+    assert rows() == before
+
+
+def test_another_teams_user_cannot_change_the_optimizer_settings(client_user, other_client, make_account):
+    theirs = make_account(other_client, account_name="Production")
+    before = rows()
+    response = signed_in(client_user).post(
+        reverse("account_update", args=[theirs.pk]),
+        settings_post(optimizer_min_saving="50", allow_automatic_switches="on", switch_max_group_share="100"),
+    )
+    assert response.status_code == 404
     assert rows() == before
 
 
