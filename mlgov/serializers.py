@@ -1,5 +1,6 @@
 """What /api/v1/models/ shows and takes."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .choices import ModelStatus
@@ -120,10 +121,44 @@ class ExperimentLogSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ExperimentSwitchSerializer(serializers.Serializer):
+    """What the decision led to: the switch, its steps with the capacity AWS reported at each, its outcome."""
+
+    id = serializers.UUIDField(read_only=True)
+    status = serializers.CharField(read_only=True)
+    pipeline_mode = serializers.CharField(read_only=True, help_text="LINEAR (standalone) or CLUSTER (ASG member).")
+    asg_name = serializers.CharField(read_only=True)
+    target_instance_type = serializers.CharField(read_only=True)
+    target_availability_zone = serializers.CharField(read_only=True)
+    target_lifecycle = serializers.CharField(read_only=True)
+    replacement_instance_id = serializers.CharField(
+        source="replacement.instance_id", read_only=True, allow_null=True, default=None
+    )
+    approval_id = serializers.UUIDField(read_only=True, allow_null=True)
+    steps = serializers.ListField(child=serializers.DictField(), read_only=True)
+    error_message = serializers.CharField(read_only=True)
+    started_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    finished_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    outcome = serializers.CharField(read_only=True, help_text="PENDING, SUCCESS, FAILURE or NOT_APPLICABLE.")
+    downtime_id = serializers.UUIDField(read_only=True, allow_null=True)
+
+
 class ExperimentDetailSerializer(ExperimentLogSerializer):
     """With what explains it: the features' names and values, every candidate pool (price, saving, risk, why
-    excluded), the thresholds, the model's SHA-256 and what was executed."""
+    excluded), the thresholds, the model's SHA-256, what was planned, and the switch it led to (or null)."""
+
+    switch = serializers.SerializerMethodField()
 
     class Meta(ExperimentLogSerializer.Meta):
-        fields = [*ExperimentLogSerializer.Meta.fields, "features_used"]
+        fields = [*ExperimentLogSerializer.Meta.fields, "features_used", "switch"]
         read_only_fields = fields
+
+    @extend_schema_field(ExperimentSwitchSerializer(allow_null=True))
+    def get_switch(self, log) -> dict | None:
+        from django.core.exceptions import ObjectDoesNotExist
+
+        try:
+            switch = log.switch
+        except ObjectDoesNotExist:
+            return None
+        return ExperimentSwitchSerializer(switch).data

@@ -524,6 +524,17 @@ def test_the_experiment_page_shows_what_was_executed_step_by_step(catalog_accoun
     client.force_login(make_user())  # another tenant
     assert client.get(reverse("experiment_detail", args=[log.pk])).status_code == 404
 
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(account.user)
+    body = api.get(f"/api/v1/experiments/{log.pk}/").json()
+    assert body["switch"]["status"] == SwitchStatus.SUCCEEDED and body["switch"]["pipeline_mode"] == "LINEAR"
+    assert body["switch"]["replacement_instance_id"] == switch.replacement.instance_id
+    assert [s["step"] for s in body["switch"]["steps"]][-1] == "terminated old"
+    api.force_authenticate(make_user())
+    assert api.get(f"/api/v1/experiments/{log.pk}/").status_code == 404
+
 
 def test_switches_are_view_only_in_the_admin(catalog_account, models, ec2, client, super_admin):
     account = lab(catalog_account)

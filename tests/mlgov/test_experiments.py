@@ -98,6 +98,7 @@ def test_the_detail_carries_the_candidates_and_features(make_team, make_instance
     log = make(acme.account, 0, make_instance)
     body = api_as(acme.viewer).get(f"{EXPERIMENTS}{log.pk}/").json()
     assert body["features_used"]["candidates"][2]["excluded"] == "poisoned"
+    assert body["switch"] is None  # an evaluation that led to no switch
     assert "features_used" not in api_as(acme.viewer).get(EXPERIMENTS).json()["results"][0]
 
 
@@ -115,7 +116,7 @@ def test_the_page_lists_filters_and_exports_exactly_the_table(make_team, make_in
         ids = {str(e.pk): e.instance.instance_id for e in ExperimentLog.objects.select_related("instance")}
         assert [row["instance_id"] for row in exported] == [ids[pk] for pk in shown], query
         assert theirs.instance.instance_id not in page
-    assert "not built yet" in html(client.get(PAGE))
+    assert "production's wait for an approval" in html(client.get(PAGE))
 
 
 def test_the_detail_page_explains_the_decision_and_is_a_404_for_an_outsider(make_team, make_instance):
