@@ -179,6 +179,7 @@ def _plan(logs, *, now) -> list[Switch]:
             "instance_id", "status"
         )
     )
+    resting = _resting([log.instance for log in deciding], now=now)
     members, open_in_group = _group_load([log.instance for log in deciding])
     switches = []
     for log in deciding:
@@ -196,6 +197,9 @@ def _plan(logs, *, now) -> list[Switch]:
         if instance.pk in open_by_instance:
             status = SwitchStatus(open_by_instance[instance.pk]).label.lower()
             log.features_used["execution"] = f"not now: a switch of this instance is already {status}"
+            continue
+        if instance.pk in resting:
+            log.features_used["execution"] = resting[instance.pk]
             continue
         if group:
             size = members.get((account.pk, group), 1)
@@ -234,6 +238,36 @@ def _plan(logs, *, now) -> list[Switch]:
             log.selected_availability_zone = switch.target_availability_zone
         switches.append(switch)
     return switches
+
+
+def _resting(instances, *, now) -> dict:
+    """Instances whose last switch was refused (rejected or expired request) or failed recently: the optimizer
+    does not ask again every 5 minutes. One query; the reason names when it asks again."""
+    refused_since = now - timedelta(hours=settings.SWITCH_REFUSED_PAUSE_HOURS)
+    failed_since = now - timedelta(minutes=settings.SWITCH_FAILED_PAUSE_MINUTES)
+    recent = (
+        Switch.objects.filter(instance__in=instances, finished_at__gte=min(refused_since, failed_since))
+        .filter(status__in=[SwitchStatus.CANCELLED, SwitchStatus.ROLLED_BACK, SwitchStatus.FAILED])
+        .order_by("instance_id", "-finished_at")
+        .values_list("instance_id", "status", "finished_at")
+    )
+    resting = {}
+    for instance_id, status, finished_at in recent:
+        if instance_id in resting:
+            continue
+        refused = status == SwitchStatus.CANCELLED
+        if finished_at < (refused_since if refused else failed_since):
+            continue
+        pause = (
+            timedelta(hours=settings.SWITCH_REFUSED_PAUSE_HOURS)
+            if refused
+            else timedelta(minutes=settings.SWITCH_FAILED_PAUSE_MINUTES)
+        )
+        what = (
+            "its last switch request was refused" if refused else f"its last switch {status.lower().replace('_', ' ')}"
+        )
+        resting[instance_id] = f"not now: {what}; asked again after {(finished_at + pause):%Y-%m-%d %H:%M} UTC"
+    return resting
 
 
 def _payload(switch: Switch) -> dict:

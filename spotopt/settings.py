@@ -270,6 +270,10 @@ OPTIMIZER_MAX_RISK = env.float("OPTIMIZER_MAX_RISK", default=0.15)
 # django-q2 task, so Q_TIMEOUT must leave room for both waits.
 SWITCH_HEALTHY_TIMEOUT_SECONDS = env.int("SWITCH_HEALTHY_TIMEOUT_SECONDS", default=240)
 SWITCH_POLL_SECONDS = env.float("SWITCH_POLL_SECONDS", default=5.0)
+# After a refused switch (its request rejected or expired) the optimizer does not ask about that instance
+# again for this long; after a rolled-back or failed one it waits this long before trying again.
+SWITCH_REFUSED_PAUSE_HOURS = env.int("SWITCH_REFUSED_PAUSE_HOURS", default=24)
+SWITCH_FAILED_PAUSE_MINUTES = env.int("SWITCH_FAILED_PAUSE_MINUTES", default=60)
 
 # The largest ONNX model file accepted (bytes): below the API's 5 MB request body, so an upload through the
 # API and through the Lab page are held to the same limit.

@@ -272,6 +272,11 @@ def test_a_failure_mid_swap_rolls_back_and_leaves_the_old_member_untouched(
     assert Instance.objects.get(pk=switch.instance.pk).is_active
     assert not Instance.objects.get(pk=switch.replacement.pk).is_active
     assert not DowntimeLog.objects.exists()
+    # The next cycle does not try this member again at once (the group's other member may go).
+    optimizer_cycle(account=account, inline=True)
+    assert Switch.objects.filter(instance=switch.instance).count() == 1
+    latest = ExperimentLog.objects.filter(instance=switch.instance).latest("execution_time")
+    assert latest.features_used["execution"].startswith("not now: its last switch rolled back; asked again after")
 
 
 def test_a_capacity_drop_during_a_swap_is_downtime_the_platform_caused(catalog_account, models, ec2, asg, monkeypatch):
@@ -365,15 +370,22 @@ def test_a_prod_switch_waits_for_its_approval_and_runs_once_approved(
     assert state_of(ec2, old.instance_id) in ("shutting-down", "terminated")
 
 
-def test_a_rejected_switch_is_cancelled_by_the_next_cycle(catalog_account, models, ec2, make_user):
+def test_a_rejected_switch_is_cancelled_and_not_asked_again_for_a_day(catalog_account, models, ec2, make_user, clock):
     old = launch(ec2, catalog_account)
     market(old, **CHEAP)
     optimizer_cycle(account=catalog_account)
     switch = Switch.objects.get()
     approval_reject(user=make_user(Role.ADMIN), request_id=switch.approval_id, comment="Not this week.")
+    clock.advance(minutes=5)
     result = optimizer_cycle(account=catalog_account)
     assert result.cancelled == 1
     assert Switch.objects.get(pk=switch.pk).status == SwitchStatus.CANCELLED
+    # Refused: the optimizer does not ask again every 5 minutes, and says when it will.
+    assert not Switch.objects.filter(status=SwitchStatus.AWAITING_APPROVAL).exists()
+    latest = ExperimentLog.objects.filter(instance=old).latest("execution_time")
+    assert latest.features_used["execution"].startswith("not now: its last switch request was refused; asked again")
+    clock.advance(hours=25)
+    optimizer_cycle(account=catalog_account)
     assert Switch.objects.filter(status=SwitchStatus.AWAITING_APPROVAL).count() == 1  # a fresh request
 
 
