@@ -1,4 +1,7 @@
-"""How the optimizer's decisions and the models look on the pages."""
+"""How the optimizer's decisions and the models look on the pages: the badge tones, and the Lab's comparison
+chart (an SVG drawn here, as the SLA and waste charts are: no script, no CDN)."""
+
+from django.utils.html import format_html, format_html_join
 
 from spotopt.presentation import register_badges
 
@@ -30,116 +33,104 @@ register_badges(
     },
 )
 
-# The Lab's comparison chart: per model, two bars on one 0-to-peak percent axis.
-CHART_WIDTH, CHART_LABEL_W, CHART_VALUE_W = 680, 160, 190
-CHART_BAR_H, CHART_GROUP_GAP, CHART_LEGEND_H, CHART_AXIS_H = 14, 16, 26, 40
+
+# The Lab's comparison chart: per model, two bars on one percent axis from 0 to a round peak.
+CHART_WIDTH, CHART_LABEL_W, CHART_VALUE_W = 640, 170, 130
+CHART_BAR_H, CHART_GROUP_GAP, CHART_LEGEND_H, CHART_AXIS_H = 14, 14, 28, 40
 CHART_PEAKS = (0.05, 0.1, 0.2, 0.25, 0.5, 1.0)
+CHART_NAME_CHARS = 24
 
 
 def _percent(fraction: float) -> str:
     points = fraction * 100
-    if points and points < 0.1:
-        return "< 0.1 %"
-    return f"{points:.3g} %"
+    return "< 0.1 %" if 0 < points < 0.1 else f"{points:.3g} %"
 
 
-def _failed_share(model: dict) -> tuple[float | None, str]:
-    """The share of the model's settled switches that failed (None: none settled yet), and how it reads."""
+def _comparison_bars(model: dict) -> tuple[str, list[tuple]]:
+    """The model's name as the chart shows it, and its two bars: (kind, fraction or None, value text, spoken)."""
+    name = f"{model['name']} {model['version']}" + (" (production)" if model["is_active_prod"] else "")
+    runs, risk = model["runs"], model["mean_crash_probability"]
+    if risk is None:  # every run failed before the model scored anything
+        bars = [("risk", None, f"not scored · {runs} runs", "no crash probability scored")]
+    else:
+        bars = [("risk", risk, f"{_percent(risk)} · {runs} runs", f"{_percent(risk)} mean crash probability")]
     settled = model["success_count"] + model["failure_count"]
-    if not settled:
-        return None, "no settled switch yet"
-    share = model["failure_count"] / settled
-    return share, f"{_percent(share)} failed ({model['failure_count']} of {settled} settled)"
+    if settled:
+        failed = model["failure_count"] / settled
+        counted = f"{model['failure_count']} of {settled} settled switches failed"
+        bars.append(("failed", failed, f"{_percent(failed)} · {model['failure_count']} of {settled}", counted))
+    else:
+        bars.append(("failed", None, "no settled switch", "no settled switch yet"))
+    return name, bars
 
 
 def comparison_chart(comparison: list[dict]) -> str:
-    """For each model with runs in the window: its mean crash probability and the share of its settled switches
-    that failed, side by side on one percent axis (a low pair is the model to promote). "" when no model has
-    run: the page says so instead. The comparison table stays the accessible data; the SVG's aria-label
-    reads the same numbers."""
-    ran = [m for m in comparison if m["runs"]]
-    if not ran:
+    """For each model with runs in the window (model_comparison's rows): its mean crash probability and the
+    share of its settled switches that failed, side by side on one percent axis; the lower both are, the
+    safer the model is to promote. "" when no model has run (the page says so). The table next to it stays
+    the accessible data; the SVG's aria-label reads the same numbers."""
+    groups = [(m, *_comparison_bars(m)) for m in comparison if m["runs"]]
+    if not groups:
         return ""
-    groups = [(m, float(m["mean_crash_probability"] or 0.0), *_failed_share(m)) for m in ran]
-    highest = max(max(risk, failed or 0.0) for _, risk, failed, _ in groups)
+    highest = max(value or 0.0 for _, _, bars in groups for _, value, _, _ in bars)
     peak = next(p for p in CHART_PEAKS if p >= highest)
     plot_w = CHART_WIDTH - CHART_LABEL_W - CHART_VALUE_W
     group_h = 2 * CHART_BAR_H + CHART_GROUP_GAP
-    plot_bottom = CHART_LEGEND_H + len(groups) * group_h
-    bars, spoken = [], []
-    for index, (model, risk, failed, failed_text) in enumerate(groups):
+    bottom = CHART_LEGEND_H + len(groups) * group_h
+    drawn, spoken = [], []
+    for index, (model, name, bars) in enumerate(groups):
         top = CHART_LEGEND_H + index * group_h
-        name = f"{model['name']} {model['version']}" + (" (production)" if model["is_active_prod"] else "")
-        risk_text = f"{_percent(risk)} mean crash probability, {model['runs']} runs"
-        spoken.append(f"{name}: {risk_text}; {failed_text}")
-        for offset, kind, value, text in ((0, "risk", risk, risk_text), (CHART_BAR_H, "failed", failed, failed_text)):
+        shown = name if len(name) <= CHART_NAME_CHARS else name[: CHART_NAME_CHARS - 1] + "…"
+        drawn.append(format_html('<text x="0" y="{}" class="lab-chart__name">{}</text>', top + CHART_BAR_H + 4, shown))
+        spoken.append(f"{name}: {model['runs']} runs, " + ", ".join(words for *_, words in bars))
+        for offset, (kind, value, text, words) in enumerate(bars):
+            y = top + offset * CHART_BAR_H
             width = plot_w * (value or 0.0) / peak
-            bars.append(
-                (
-                    kind,
+            drawn.append(
+                format_html(
+                    '<rect x="{}" y="{}" width="{}" height="{}" class="lab-chart__bar lab-chart__bar--{}">'
+                    "<title>{}: {}</title></rect>"
+                    '<text x="{}" y="{}" class="lab-chart__value">{}</text>',
                     CHART_LABEL_W,
-                    top + offset,
+                    y,
                     f"{width:.1f}",
                     CHART_BAR_H - 2,
-                    f"{name}: {text}",
+                    kind,
+                    name,
+                    words,
                     f"{CHART_LABEL_W + width + 6:.1f}",
-                    top + offset + CHART_BAR_H - 3,
-                    " lab-chart__value--none" if value is None else "",
+                    y + CHART_BAR_H - 3,
                     text,
                 )
             )
-        bars.append(("name", 0, top + CHART_BAR_H + 4, 0, 0, name, "", "", "", ""))
-    ticks = [
-        (f"{CHART_LABEL_W + plot_w * step / 5:.1f}", plot_bottom, _percent(peak * step / 5))
-        for step in range(6)
-    ]
+    ticks = [(f"{CHART_LABEL_W + plot_w * step / 5:.1f}", _percent(peak * step / 5)) for step in range(6)]
     return format_html(
         '<svg class="lab-chart" viewBox="0 0 {width} {height}" role="img" aria-label="{summary}">'
-        "<title>{title}</title>"
+        "<title>Mean crash probability and failed settled switches per model</title>"
         '<rect x="{label_w}" y="4" width="12" height="12" class="lab-chart__bar lab-chart__bar--risk"/>'
-        '<text x="{risk_key_x}" y="14" class="lab-chart__label">Mean crash probability (last 7 days)</text>'
-        '<rect x="{failed_x}" y="4" width="12" height="12" class="lab-chart__bar lab-chart__bar--failed"/>'
-        '<text x="{failed_key_x}" y="14" class="lab-chart__label">Settled switches that failed (all time)</text>'
-        "{ticks}{bars}"
+        '<text x="{risk_key}" y="14" class="lab-chart__label">Mean crash probability, last 7 days</text>'
+        '<rect x="{failed_box}" y="4" width="12" height="12" class="lab-chart__bar lab-chart__bar--failed"/>'
+        '<text x="{failed_key}" y="14" class="lab-chart__label">Settled switches that failed, all time</text>'
+        "{grid}{bars}"
         '<line x1="{label_w}" y1="{bottom}" x2="{axis_end}" y2="{bottom}" class="lab-chart__axis"/>'
-        '<text x="{axis_mid}" y="{axis_title_y}" class="lab-chart__label" text-anchor="middle">Per cent</text>'
+        '<text x="{axis_mid}" y="{axis_title}" class="lab-chart__label" text-anchor="middle">Per cent</text>'
         "</svg>",
         width=CHART_WIDTH,
-        height=plot_bottom + CHART_AXIS_H,
-        summary="Per model, mean crash probability and settled switches that failed. " + ". ".join(spoken) + ".",
-        title="Mean crash probability and failed settled switches per model",
+        height=bottom + CHART_AXIS_H,
+        summary="Per model, mean crash probability and settled switches that failed. " + "; ".join(spoken) + ".",
         label_w=CHART_LABEL_W,
-        risk_key_x=CHART_LABEL_W + 18,
-        failed_x=CHART_LABEL_W + 270,
-        failed_key_x=CHART_LABEL_W + 288,
-        ticks=format_html_join(
+        risk_key=CHART_LABEL_W + 18,
+        failed_box=CHART_LABEL_W + 230,
+        failed_key=CHART_LABEL_W + 248,
+        grid=format_html_join(
             "",
-            '<line x1="{0}" y1="{2}" x2="{0}" y2="{1}" class="lab-chart__grid"/>'
+            '<line x1="{0}" y1="{1}" x2="{0}" y2="{2}" class="lab-chart__grid"/>'
             '<text x="{0}" y="{3}" class="lab-chart__label" text-anchor="middle">{4}</text>',
-            ((x, bottom, CHART_LEGEND_H - 4, bottom + 14, label) for x, bottom, label in ticks),
+            ((x, CHART_LEGEND_H - 4, bottom, bottom + 14, label) for x, label in ticks),
         ),
-        bars=format_html_join("", "{}", ((_bar(*bar),) for bar in bars)),
-        bottom=plot_bottom,
+        bars=format_html_join("", "{}", ((part,) for part in drawn)),
+        bottom=bottom,
         axis_end=CHART_LABEL_W + plot_w,
         axis_mid=CHART_LABEL_W + plot_w / 2,
-        axis_title_y=plot_bottom + 32,
-    )
-
-
-def _bar(kind, x, y, width, height, title, value_x, value_y, value_class, value_text) -> str:
-    if kind == "name":
-        return format_html('<text x="{}" y="{}" class="lab-chart__name">{}</text>', x, y, title)
-    return format_html(
-        '<rect x="{}" y="{}" width="{}" height="{}" class="lab-chart__bar lab-chart__bar--{}"><title>{}</title></rect>'
-        '<text x="{}" y="{}" class="lab-chart__value{}">{}</text>',
-        x,
-        y,
-        width,
-        height,
-        kind,
-        title,
-        value_x,
-        value_y,
-        value_class,
-        value_text,
+        axis_title=bottom + 32,
     )

@@ -20,6 +20,7 @@ from spotopt.tenancy import CapabilityRequiredMixin, ObjectActionView, TenantObj
 from . import services
 from .forms import ModelMoveForm, ModelUploadForm
 from .models import MODEL_STATUS_TRANSITIONS
+from .presentation import comparison_chart
 from .selectors import model_comparison, models_for, moves_of
 from .validation import refuse_oversized
 
@@ -40,12 +41,14 @@ def next_moves(user, model) -> list[str]:
 def render_lab_home(request, *, upload_form=None, status=200):
     user = request.user
     models = list(models_for(user))
+    comparison = model_comparison(days=7)
     context = {
         "title": "Lab: models",
         "rows": [{"model": m, "moves": next_moves(user, m)} for m in models],
         "upload_form": upload_form or ModelUploadForm(),
         "can_activate": can(user, Capability.MANAGE_PRODUCTION_MODELS),
-        "comparison": model_comparison(days=7),
+        "comparison": comparison,
+        "comparison_chart": comparison_chart(comparison),
         "active": next((m for m in models if m.is_active_prod), None),
     }
     return render(request, "mlgov/lab_home.html", context, status=status)
