@@ -15,7 +15,7 @@ from django.db import models
 
 from accounts.models import ACCOUNT_STATUS_TRANSITIONS, INVITATION_STATUS_TRANSITIONS, Account, TeamInvitation
 from approvals.models import APPROVAL_STATUS_TRANSITIONS, EXECUTION_STATUS_TRANSITIONS, ApprovalRequest
-from fleet.models import AUTH_STATUS_TRANSITIONS, Instance
+from fleet.models import AUTH_STATUS_TRANSITIONS, SWITCH_STATUS_TRANSITIONS, Instance, Switch
 from mlgov.models import MODEL_STATUS_TRANSITIONS, MLModel
 from risk.models import HELD_EVENT_TRANSITIONS, LISTENER_STATE_TRANSITIONS, EventChannel, HeldRiskEvent
 from spotopt.errors import TransitionNotAllowed
@@ -72,6 +72,24 @@ CASES = [
             "UNAUTHORIZED": {"AUTHORIZED", "FLAGGED"},
             "FLAGGED": {"AUTHORIZED", "TERMINATED"},
             "TERMINATED": set(),
+        },
+    ),
+    # A switch waits for its approval (PROD) or is queued, runs once, and ends; a rolled-back switch is
+    # queued again only when its approval is retried; a cancelled, failed or succeeded one is final.
+    Case(
+        Switch,
+        "status",
+        "move_to",
+        SWITCH_STATUS_TRANSITIONS,
+        "Switch status",
+        {
+            "AWAITING_APPROVAL": {"QUEUED", "CANCELLED"},
+            "QUEUED": {"RUNNING", "CANCELLED"},
+            "RUNNING": {"SUCCEEDED", "ROLLED_BACK", "FAILED"},
+            "ROLLED_BACK": {"QUEUED"},
+            "SUCCEEDED": set(),
+            "FAILED": set(),
+            "CANCELLED": set(),
         },
     ),
     # The governed lifecycle: candidate -> testing -> graduated -> enabled; archived is final.
