@@ -3,10 +3,13 @@ percentiles."""
 
 import os
 import secrets
+import shutil
 import socket
 import statistics
 import sys
+import tempfile
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -84,3 +87,47 @@ def start_moto_server():
     for name in ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE"):
         os.environ.pop(name, None)
     return server, f"http://{host}:{port}"
+
+
+@dataclass
+class Scratch:
+    """What moto_and_scratch_database set up: the temporary directory, moto's URL and the database's name."""
+
+    tmp: Path
+    moto_url: str
+    database: str
+
+
+@contextmanager
+def moto_and_scratch_database(title: str, *, region: str = "us-east-1", **extra: str):
+    """moto as a server, Django set up on a migrated scratch database (DEBUG off, as in production: Django
+    keeps no in-memory log of every query), the benchmark's `title` and what it runs on printed; everything
+    stopped and removed afterwards. `extra`: more settings' environment variables."""
+    given_url = bool(os.environ.get("DATABASE_URL"))
+    tmp = Path(tempfile.mkdtemp(prefix="spotopt-bench-"))
+    server, moto_url = start_moto_server()
+    try:
+        database_kind = django_environment(
+            tmp,
+            AWS_ENDPOINT_URL=moto_url,
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_DEFAULT_REGION=region,
+            PLATFORM_AWS_PRINCIPAL_ARN="",
+            **extra,
+        )
+        import django
+
+        django.setup()
+        from django.conf import settings
+        from django.db import connection
+
+        settings.DEBUG = False
+        with scratch_database(tmp, given_url) as database_name:
+            print(title)
+            print(f"  database: {database_kind} ({connection.vendor}: {database_name})")
+            print(f"  AWS: moto server at {moto_url}")
+            yield Scratch(tmp=tmp, moto_url=moto_url, database=database_name)
+    finally:
+        server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)

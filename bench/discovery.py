@@ -29,11 +29,8 @@ is at most 10 % of its AWS time.
 """
 
 import argparse
-import os
 import secrets
-import shutil
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from contextlib import contextmanager
@@ -42,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import django_environment, scratch_database, start_moto_server
+from common import moto_and_scratch_database
 
 REGIONS = ["us-east-1", "eu-west-1", "us-west-2", "eu-central-1", "ap-southeast-1", "us-east-2"]
 LAUNCH_BATCH = 500
@@ -351,62 +348,40 @@ def linear(name: str, small: Run, large: Run) -> bool:
 
 def main() -> int:
     args = parse_args()
-    given_url = bool(os.environ.get("DATABASE_URL"))
-    tmp = Path(tempfile.mkdtemp(prefix="spotopt-bench-"))
-    server, moto_url = start_moto_server()
-    try:
-        database_kind = django_environment(
-            tmp,
-            AWS_ENDPOINT_URL=moto_url,
-            AWS_ACCESS_KEY_ID="testing",
-            AWS_SECRET_ACCESS_KEY="testing",
-            AWS_DEFAULT_REGION="us-east-1",
-            PLATFORM_AWS_PRINCIPAL_ARN="",
-        )
-        import django
-
-        django.setup()
-        from django.conf import settings
+    regions = REGIONS[: args.regions]
+    title = f"spotopt discovery and rogue-enforcement benchmark ({len(regions)} region(s): {', '.join(regions)})"
+    with moto_and_scratch_database(title) as scratch:
         from django.db import connection
 
-        settings.DEBUG = False  # as in production: Django keeps no in-memory log of every query
-        regions = REGIONS[: args.regions]
-        with scratch_database(tmp, given_url) as database_name:
-            print(f"spotopt discovery and rogue-enforcement benchmark ({len(regions)} region(s): {', '.join(regions)})")
-            print(f"  database: {database_kind} ({connection.vendor}: {database_name})")
-            print(f"  AWS: moto server at {moto_url}")
-            ok = True
-            discovery_runs = []
-            for number, size in enumerate((args.instances // 4, args.instances)):
-                runs, held = discovery_at(size, number, moto_url, regions)
-                discovery_runs.append(runs)
+        ok = True
+        discovery_runs = []
+        for number, size in enumerate((args.instances // 4, args.instances)):
+            runs, held = discovery_at(size, number, scratch.moto_url, regions)
+            discovery_runs.append(runs)
+            ok = ok and held
+        rogue_runs = []
+        if args.rogue_instances and connection.vendor == "postgresql":
+            for number, size in enumerate((args.rogue_instances // 4, args.rogue_instances), start=1):
+                runs, held = rogue_at(size, number)
+                rogue_runs.append(runs)
                 ok = ok and held
-            rogue_runs = []
-            if args.rogue_instances and connection.vendor == "postgresql":
-                for number, size in enumerate((args.rogue_instances // 4, args.rogue_instances), start=1):
-                    runs, held = rogue_at(size, number)
-                    rogue_runs.append(runs)
-                    ok = ok and held
-            elif args.rogue_instances:
-                print("\nrogue enforcement: skipped (its estate is built with PostgreSQL's set-based SQL)")
+        elif args.rogue_instances:
+            print("\nrogue enforcement: skipped (its estate is built with PostgreSQL's set-based SQL)")
 
-            print("\n== database time per 1,000 instances")
-            for index, label in enumerate(("discovery, first run", "discovery, nothing changed")):
-                ok = linear(label, discovery_runs[0][index], discovery_runs[1][index]) and ok
-            for index, label in enumerate(("rogue enforcement, first pass", "rogue enforcement, nothing to do")):
-                if rogue_runs:
-                    ok = linear(label, rogue_runs[0][index], rogue_runs[1][index]) and ok
-            first = discovery_runs[1][0].meter
-            share = first.db_seconds / first.aws_seconds
-            within = share <= DB_SHARE_OF_AWS
-            print(
-                f"  first discovery of {args.instances:,}: database {first.db_seconds:.2f} s = {share:.1%} of its AWS "
-                f"time ({first.aws_seconds:.2f} s); {'within' if within else 'OVER'} the {DB_SHARE_OF_AWS:.0%} target"
-            )
-            return 0 if ok and within else 1
-    finally:
-        server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        print("\n== database time per 1,000 instances")
+        for index, label in enumerate(("discovery, first run", "discovery, nothing changed")):
+            ok = linear(label, discovery_runs[0][index], discovery_runs[1][index]) and ok
+        for index, label in enumerate(("rogue enforcement, first pass", "rogue enforcement, nothing to do")):
+            if rogue_runs:
+                ok = linear(label, rogue_runs[0][index], rogue_runs[1][index]) and ok
+        first = discovery_runs[1][0].meter
+        share = first.db_seconds / first.aws_seconds
+        within = share <= DB_SHARE_OF_AWS
+        print(
+            f"  first discovery of {args.instances:,}: database {first.db_seconds:.2f} s = {share:.1%} of its AWS "
+            f"time ({first.aws_seconds:.2f} s); {'within' if within else 'OVER'} the {DB_SHARE_OF_AWS:.0%} target"
+        )
+        return 0 if ok and within else 1
 
 
 if __name__ == "__main__":

@@ -25,18 +25,15 @@ at the larger size at most the smaller size's).
 """
 
 import argparse
-import os
 import secrets
-import shutil
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import django_environment, scratch_database, start_moto_server
+from common import moto_and_scratch_database
 from discovery import Meter, print_meter
 
 REGION = "us-east-1"
@@ -145,66 +142,40 @@ def scan_at(number: int, moto_url: str, *, volumes: int, amis: int, snapshots: i
 
 def main() -> int:
     args = parse_args()
-    given_url = bool(os.environ.get("DATABASE_URL"))
-    tmp = Path(tempfile.mkdtemp(prefix="spotopt-bench-"))
-    server, moto_url = start_moto_server()
-    try:
-        database_kind = django_environment(
-            tmp,
-            AWS_ENDPOINT_URL=moto_url,
-            AWS_ACCESS_KEY_ID="testing",
-            AWS_SECRET_ACCESS_KEY="testing",
-            AWS_DEFAULT_REGION=REGION,
-            PLATFORM_AWS_PRINCIPAL_ARN="",
-        )
-        import django
-
-        django.setup()
-        from django.conf import settings
-        from django.db import connection
-
-        settings.DEBUG = False
-        with scratch_database(tmp, given_url) as database_name:
-            print("spotopt waste-scan benchmark")
-            print(f"  database: {database_kind} ({connection.vendor}: {database_name})")
-            print(f"  AWS: moto server at {moto_url}")
-            sizes = [
-                {"volumes": args.volumes // 5, "amis": args.amis // 5, "snapshots": args.snapshots // 5},
-                {"volumes": args.volumes, "amis": args.amis, "snapshots": args.snapshots},
-            ]
-            all_runs, ok = [], True
-            for number, size in enumerate(sizes):
-                runs, held = scan_at(number, moto_url, **size)
-                all_runs.append(runs)
-                ok = ok and held
-            print("\n== database time per 1,000 resources, and queries per AWS page")
-            for index in range(2):
-                (label, small_n, small, small_pages), (_, large_n, large, large_pages) = (
-                    all_runs[0][index],
-                    all_runs[1][index],
-                )
-                small_ms = small.db_seconds * 1000 / (small_n / 1000)
-                large_ms = large.db_seconds * 1000 / (large_n / 1000)
-                ratio = large_ms / small_ms if small_ms else float("inf")
-                per_page_small, per_page_large = small.queries / small_pages, large.queries / large_pages
-                linear = ratio <= LINEAR_TOLERANCE
-                bounded = per_page_large <= per_page_small
-                print(
-                    f"  {label:<16} {small_ms:7.1f} ms at {small_n:>6,}  {large_ms:7.1f} ms at {large_n:>6,}  "
-                    f"ratio {ratio:4.2f} {'linear' if linear else 'NOT LINEAR'};  queries/page "
-                    f"{small.queries}/{small_pages} = {per_page_small:.2f} -> {large.queries}/{large_pages} = "
-                    f"{per_page_large:.2f} {'bounded' if bounded else 'GROWS FASTER THAN PAGES'}"
-                )
-                ok = ok and linear and bounded
-                share = large.db_seconds / large.aws_seconds if large.aws_seconds else 0
-                print(
-                    f"  {'':<16} database {large.db_seconds:.2f} s = {share:.1%} of the AWS time "
-                    f"{large.aws_seconds:.2f} s"
-                )
-            return 0 if ok else 1
-    finally:
-        server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+    with moto_and_scratch_database("spotopt waste-scan benchmark", region=REGION) as scratch:
+        sizes = [
+            {"volumes": args.volumes // 5, "amis": args.amis // 5, "snapshots": args.snapshots // 5},
+            {"volumes": args.volumes, "amis": args.amis, "snapshots": args.snapshots},
+        ]
+        all_runs, ok = [], True
+        for number, size in enumerate(sizes):
+            runs, held = scan_at(number, scratch.moto_url, **size)
+            all_runs.append(runs)
+            ok = ok and held
+        print("\n== database time per 1,000 resources, and queries per AWS page")
+        for index in range(2):
+            (label, small_n, small, small_pages), (_, large_n, large, large_pages) = (
+                all_runs[0][index],
+                all_runs[1][index],
+            )
+            small_ms = small.db_seconds * 1000 / (small_n / 1000)
+            large_ms = large.db_seconds * 1000 / (large_n / 1000)
+            ratio = large_ms / small_ms if small_ms else float("inf")
+            per_page_small, per_page_large = small.queries / small_pages, large.queries / large_pages
+            linear = ratio <= LINEAR_TOLERANCE
+            bounded = per_page_large <= per_page_small
+            print(
+                f"  {label:<16} {small_ms:7.1f} ms at {small_n:>6,}  {large_ms:7.1f} ms at {large_n:>6,}  "
+                f"ratio {ratio:4.2f} {'linear' if linear else 'NOT LINEAR'};  queries/page "
+                f"{small.queries}/{small_pages} = {per_page_small:.2f} -> {large.queries}/{large_pages} = "
+                f"{per_page_large:.2f} {'bounded' if bounded else 'GROWS FASTER THAN PAGES'}"
+            )
+            ok = ok and linear and bounded
+            share = large.db_seconds / large.aws_seconds if large.aws_seconds else 0
+            print(
+                f"  {'':<16} database {large.db_seconds:.2f} s = {share:.1%} of the AWS time {large.aws_seconds:.2f} s"
+            )
+        return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -12,13 +12,15 @@ A second refresh with nothing new at AWS leaves every row as it was, only `refre
 `compatible_instance_types` and `compatible_spot_pools` answer, for one instance, the types and the
 (region, zone, type) pools it could run in on Spot, in SQL (two queries, three when the instance's account
 is not loaded yet), closest fit first. The replica safety net (risk.safety) then leaves out poisoned pools
-(risk.gatekeeper) and ranks the rest; the optimizer will sort them by price.
+(risk.gatekeeper) and ranks the rest. `compatible_spot_pools_for` answers the same for a whole optimizer
+cycle, in a number of queries and AWS calls that does not grow with its instances.
 """
 
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -59,6 +61,8 @@ FACT_FIELDS = [
 FIT_ORDER = ("vcpus", "memory_mib", "gpu_count", "-current_generation", "instance_type")
 # compatible_spot_pools answers at most this many pools by default (the closest fits; None: all of them).
 DEFAULT_POOL_LIMIT = 300
+# compatible_spot_pools_for reads the Auto Scaling groups of this many (account, region) pairs side by side.
+READ_THREADS = 8
 
 
 # --- Refreshing the catalog -----------------------------------------------------------------------------
@@ -234,13 +238,8 @@ def _pattern_regex(patterns: list[str]) -> str:
     return "^(" + "|".join(alternatives) + ")$"
 
 
-def _compatible(instance: Instance, own: InstanceTypeFacts, allowed, denied, prefix: str = "") -> Q:
-    """The catalog condition of the types compatible with `instance` (whose type's facts are `own`), on
-    InstanceTypeFacts (prefix "") or through a relation to it (prefix "facts__")."""
-
-    def q(**lookups) -> Q:
-        return Q(**{f"{prefix}{key}": value for key, value in lookups.items()})
-
+def _patterns_of(instance: Instance, allowed, denied) -> tuple[list[str], list[str]]:
+    """The cleaned allowed and denied patterns for `instance`: the given lists, else its account's."""
     account = instance.account
     allowed = instance_type_patterns_clean(
         account.allowed_instance_types if allowed is None else allowed, field="allowed_instance_types"
@@ -248,9 +247,29 @@ def _compatible(instance: Instance, own: InstanceTypeFacts, allowed, denied, pre
     denied = instance_type_patterns_clean(
         account.denied_instance_types if denied is None else denied, field="denied_instance_types"
     )
-    condition = q(region=instance.region, vcpus__gte=own.vcpus, memory_mib__gte=own.memory_mib, supports_spot=True)
-    # The architecture the instance's image runs (DescribeInstances), else its type's.
-    architecture = (instance.instance_metadata or {}).get("architecture") or own.architecture
+    return allowed, denied
+
+
+def _architecture_of(instance: Instance, own: InstanceTypeFacts) -> str:
+    """The architecture the instance's image runs (DescribeInstances), else its type's."""
+    return (instance.instance_metadata or {}).get("architecture") or own.architecture
+
+
+def _compatible(instance: Instance, own: InstanceTypeFacts, allowed, denied, prefix: str = "") -> Q:
+    """The catalog condition of the types compatible with `instance` (whose type's facts are `own`), on
+    InstanceTypeFacts (prefix "") or through a relation to it (prefix "facts__")."""
+    allowed, denied = _patterns_of(instance, allowed, denied)
+    return _compatible_condition(instance.region, own, _architecture_of(instance, own), allowed, denied, prefix)
+
+
+def _compatible_condition(region: str, own: InstanceTypeFacts, architecture: str, allowed, denied, prefix: str) -> Q:
+    """_compatible's condition from what determines it: the region, the own type's facts, the image's
+    architecture and the cleaned allowed/denied patterns."""
+
+    def q(**lookups) -> Q:
+        return Q(**{f"{prefix}{key}": value for key, value in lookups.items()})
+
+    condition = q(region=region, vcpus__gte=own.vcpus, memory_mib__gte=own.memory_mib, supports_spot=True)
     if architecture == own.architecture:
         condition &= q(architecture=architecture)
     else:  # i386, or an image whose architecture is not its type's first one: any type that supports it
@@ -303,24 +322,73 @@ def instance_zones(*, instance: Instance) -> list[str]:
     group_name = (instance.cluster_membership or {}).get("asg_name")
     if not group_name:
         return [instance.availability_zone]
+    return _group_zones(instance.account, instance.region, group_name, instance.availability_zone) or [
+        instance.availability_zone
+    ]
+
+
+def _group_zones(account: Account, region: str, group_name: str, fallback_zone: str) -> list[str]:
+    """The sorted zones of an Auto Scaling group's subnets (or its AvailabilityZones), read from AWS; []
+    when they cannot be read (logged, naming `fallback_zone`, the zone the caller then uses)."""
     try:
         with aws.aws_errors(f"read the zones of the Auto Scaling group {group_name}"):
-            groups = aws.client_for(instance.account, "autoscaling", instance.region).describe_auto_scaling_groups(
+            groups = aws.client_for(account, "autoscaling", region).describe_auto_scaling_groups(
                 AutoScalingGroupNames=[group_name]
             )["AutoScalingGroups"]
             group = groups[0] if groups else {}
             subnet_ids = [subnet for subnet in (group.get("VPCZoneIdentifier") or "").split(",") if subnet.strip()]
             if subnet_ids:
-                subnets = aws.client_for(instance.account, "ec2", instance.region).describe_subnets(
+                subnets = aws.client_for(account, "ec2", region).describe_subnets(
                     SubnetIds=[subnet.strip() for subnet in subnet_ids]
                 )["Subnets"]
                 zones = {subnet["AvailabilityZone"] for subnet in subnets}
             else:
                 zones = set(group.get("AvailabilityZones") or [])
     except DomainError as exc:
-        logger.warning("zones of %s unknown (%s); using %s", group_name, exc.message, instance.availability_zone)
+        logger.warning("zones of %s unknown (%s); using %s", group_name, exc.message, fallback_zone)
         zones = set()
-    return sorted(zones) or [instance.availability_zone]
+    return sorted(zones)
+
+
+def _groups_zones(account: Account, region: str, names: list[str]) -> dict[str, list[str]]:
+    """_group_zones of several groups of one account and region: DescribeAutoScalingGroups of all of them
+    (100 names a call), then DescribeSubnets of all their subnets (200 a call). When that fails, each group
+    is read on its own (a subnet deleted from one group must not cost the others their zones)."""
+    if len(names) == 1:
+        return {names[0]: _group_zones(account, region, names[0], "each member's own zone")}
+    try:
+        with aws.aws_errors(f"read the zones of {len(names)} Auto Scaling groups"):
+            autoscaling = aws.client_for(account, "autoscaling", region)
+            groups = {}
+            for start in range(0, len(names), 100):
+                pages = autoscaling.get_paginator("describe_auto_scaling_groups").paginate(
+                    AutoScalingGroupNames=names[start : start + 100]
+                )
+                groups.update(
+                    (group["AutoScalingGroupName"], group) for page in pages for group in page["AutoScalingGroups"]
+                )
+            subnets_of = {
+                name: [subnet.strip() for subnet in (group.get("VPCZoneIdentifier") or "").split(",") if subnet.strip()]
+                for name, group in groups.items()
+            }
+            subnet_ids = sorted({subnet for subnets in subnets_of.values() for subnet in subnets})
+            zone_of = {}
+            for start in range(0, len(subnet_ids), 200):
+                found = aws.client_for(account, "ec2", region).describe_subnets(
+                    SubnetIds=subnet_ids[start : start + 200]
+                )
+                zone_of.update((subnet["SubnetId"], subnet["AvailabilityZone"]) for subnet in found["Subnets"])
+    except DomainError:
+        return {name: _group_zones(account, region, name, "each member's own zone") for name in names}
+    answer = {}
+    for name in names:
+        group, subnets = groups.get(name, {}), subnets_of.get(name)
+        if subnets:
+            zones = {zone_of[subnet] for subnet in subnets if subnet in zone_of}
+        else:
+            zones = set(group.get("AvailabilityZones") or [])
+        answer[name] = sorted(zones)
+    return answer
 
 
 def compatible_spot_pools(
@@ -343,13 +411,17 @@ def compatible_spot_pools(
     own = _own_facts(instance)
     if own is None:
         return []
-    zones = instance_zones(instance=instance)
+    return _pools_query(
+        _compatible(instance, own, allowed, denied, prefix="facts__"),
+        instance.region,
+        instance_zones(instance=instance),
+        limit,
+    )
+
+
+def _pools_query(condition: Q, region: str, zones: list[str], limit: int | None) -> list[tuple[str, str, str]]:
     pools = (
-        InstanceTypeOffering.objects.filter(
-            _compatible(instance, own, allowed, denied, prefix="facts__"),
-            region=instance.region,
-            availability_zone__in=zones,
-        )
+        InstanceTypeOffering.objects.filter(condition, region=region, availability_zone__in=zones)
         .order_by(
             *(f"-facts__{key[1:]}" if key.startswith("-") else f"facts__{key}" for key in FIT_ORDER),
             "availability_zone",
@@ -357,3 +429,97 @@ def compatible_spot_pools(
         .values_list("region", "availability_zone", "instance_type")
     )
     return list(pools if limit is None else pools[:limit])
+
+
+def _groups_zones_in_thread(read: tuple) -> dict[str, list[str]]:
+    """_groups_zones on a worker thread, which closes any database connection it opened (none is needed:
+    the account is loaded)."""
+    try:
+        return _groups_zones(*read)
+    finally:
+        connections.close_all()
+
+
+def compatible_spot_pools_for(
+    instances,
+    *,
+    allowed: list[str] | None = None,
+    denied: list[str] | None = None,
+    limit: int | None = DEFAULT_POOL_LIMIT,
+) -> dict:
+    """compatible_spot_pools of many instances at once: {instance pk: its pools}, each list exactly what
+    compatible_spot_pools(instance=…, allowed=allowed, denied=denied, limit=limit) answers (None: each
+    instance's account's own lists), in a number of queries that does not grow with the instances.
+
+    What decides an instance's pools is its region, its type's facts, its image's architecture, the
+    allowed/denied patterns and the zones it may use. Instances alike in all but their zones share one
+    query (over the zones of all of them, each then taking its own zones' pools in the same order). The own
+    types' facts are one query, the accounts not loaded yet one more. Auto Scaling groups' zones are read
+    from AWS once per (account, region) for all its groups (_groups_zones), those accounts and regions
+    side by side (READ_THREADS)."""
+    instances = list(instances)
+    missing = {i.account_id for i in instances if not Instance.account.is_cached(i)}
+    if missing:
+        accounts = Account.objects.in_bulk(missing)
+        for instance in instances:
+            if not Instance.account.is_cached(instance):
+                instance.account = accounts[instance.account_id]
+    own_types = {(i.region, i.instance_type) for i in instances}
+    facts = {}
+    if own_types:
+        facts = {
+            (row.region, row.instance_type): row
+            for row in InstanceTypeFacts.objects.filter(
+                region__in={region for region, _ in own_types},
+                instance_type__in={name for _, name in own_types},
+            )
+            if (row.region, row.instance_type) in own_types
+        }
+    known = [i for i in instances if (i.region, i.instance_type) in facts]
+    group_names: dict = {}  # (account pk, region) -> (account, {group names of its members})
+    for instance in known:
+        group_name = (instance.cluster_membership or {}).get("asg_name")
+        if group_name:
+            group_names.setdefault((instance.account_id, instance.region), (instance.account, set()))[1].add(group_name)
+    group_zones: dict = {}  # (account pk, region, group name) -> its zones ([]: unknown)
+    reads = [(account, region, sorted(names)) for (_, region), (account, names) in group_names.items()]
+    if len(reads) > 1:
+        with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(reads))) as threads:
+            found = list(threads.map(_groups_zones_in_thread, reads))
+    else:
+        found = [_groups_zones(*read) for read in reads]
+    for (account, region, _), zones in zip(reads, found, strict=True):
+        for name, its_zones in zones.items():
+            group_zones[(account.pk, region, name)] = its_zones
+    patterns: dict = {}  # account pk -> its cleaned (allowed, denied), or the given lists' once
+    alike: dict = {}  # what decides the pools but the zones -> {zones: [instance pk]}
+    answer: dict = {instance.pk: [] for instance in instances}  # in the instances' order
+    for instance in known:
+        own = facts[(instance.region, instance.instance_type)]
+        key = instance.account_id if allowed is None or denied is None else None
+        if key not in patterns:
+            cleaned_allowed, cleaned_denied = _patterns_of(instance, allowed, denied)
+            patterns[key] = (tuple(cleaned_allowed), tuple(cleaned_denied))
+        group_name = (instance.cluster_membership or {}).get("asg_name")
+        zones = (instance.availability_zone,)
+        if group_name:
+            zones = tuple(group_zones[(instance.account_id, instance.region, group_name)]) or zones
+        decided_by = (instance.region, instance.instance_type, _architecture_of(instance, own), *patterns[key])
+        alike.setdefault(decided_by, {}).setdefault(zones, []).append(instance.pk)
+    for (region, instance_type, architecture, cleaned_allowed, cleaned_denied), by_zones in alike.items():
+        condition = _compatible_condition(
+            region, facts[(region, instance_type)], architecture, list(cleaned_allowed), list(cleaned_denied), "facts__"
+        )
+        if len(by_zones) == 1:
+            answers = {zones: _pools_query(condition, region, list(zones), limit) for zones in by_zones}
+        else:  # the pools of all their zones, in the order each one's query would answer its own zones'
+            every = _pools_query(condition, region, sorted({zone for zones in by_zones for zone in zones}), None)
+            answers = {}
+            for zones in by_zones:
+                wanted = set(zones)
+                pools = [pool for pool in every if pool[1] in wanted]
+                answers[zones] = pools if limit is None else pools[:limit]
+        for zones, pks in by_zones.items():
+            for pk in pks:
+                answer[pk] = list(answers[zones])
+    return answer

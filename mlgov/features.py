@@ -153,18 +153,29 @@ class MarketSnapshot:
         fallback = self._on_demand_fallback(instance_type, region)
         return float(fallback) if fallback is not None else None
 
-    def features(self, pool, *, current_price: float, account_id) -> list[float] | None:
-        """Schema "1" for one candidate pool of one instance, or None when its Spot price is not known."""
+    def _pool_part(self, pool) -> tuple | None:
+        """What features() computes from the pool alone, once per pool and snapshot (10,000 instances share
+        a few hundred pools; a snapshot is not changed once built): (last price, feature 0, features 2-8,
+        features 10-13, region), or None when the pool's Spot price or its type's on-demand price is not
+        known."""
+        try:
+            cache = self._pool_parts
+        except AttributeError:  # set here, not in __init__: subclasses fill the snapshot their own way
+            cache = self._pool_parts = {}
+        pool = tuple(pool)
+        if pool in cache:
+            return cache[pool]
         region, zone, instance_type = pool
-        steps = self.steps.get(tuple(pool))
+        steps = self.steps.get(pool)
         on_demand = self.on_demand_price(region, instance_type)
-        if not steps or not on_demand or not current_price:
+        if not steps or not on_demand:
+            cache[pool] = None
             return None
         prices = [price for _, price in steps]
         last, first = prices[-1], prices[0]
         mean = sum(prices) / len(prices)
         variance = sum((p - mean) ** 2 for p in prices) / len(prices)
-        own = self.hive.get(tuple(pool), {})
+        own = self.hive.get(pool, {})
         last_hit = own.get("last")
         days_since = min(DAYS_SINCE_CAP, (self.now - last_hit).total_seconds() / 86400) if last_hit else DAYS_SINCE_CAP
         own_hits = own.get("terminations", 0)
@@ -173,19 +184,65 @@ class MarketSnapshot:
         signal = self.signals.get((region, instance_type))
         score = signal.placement_score if signal else None
         band = signal.advisor_band_max if signal else None
-        return [
+        part = (
+            last,
             last / on_demand,
-            last / current_price,
-            (last - first) / first if first else 0.0,
-            (variance**0.5) / mean if mean else 0.0,
-            float(own.get("terminations", 0)),
-            days_since,
-            float(neighbours),
-            float(family),
-            float(own.get("rebalances", 0)),
-            float(self.tenant.get((account_id, region), 0)),
-            float(score or 0),
-            0.0 if score else 1.0,
-            (band or 0) / 100.0,
-            0.0 if band else 1.0,
-        ]
+            (
+                (last - first) / first if first else 0.0,
+                (variance**0.5) / mean if mean else 0.0,
+                float(own.get("terminations", 0)),
+                days_since,
+                float(neighbours),
+                float(family),
+                float(own.get("rebalances", 0)),
+            ),
+            (float(score or 0), 0.0 if score else 1.0, (band or 0) / 100.0, 0.0 if band else 1.0),
+            region,
+        )
+        cache[pool] = part
+        return part
+
+    def prices_known(self, pool) -> bool:
+        """Whether the pool's Spot price and its type's on-demand price are known: then features() answers
+        for any instance with a known price."""
+        return self._pool_part(pool) is not None
+
+    def features(self, pool, *, current_price: float, account_id) -> list[float] | None:
+        """Schema "1" for one candidate pool of one instance, or None when its Spot price is not known."""
+        part = self._pool_part(pool)
+        if part is None or not current_price:
+            return None
+        last, to_on_demand, middle, tail, region = part
+        return [to_on_demand, last / current_price, *middle, float(self.tenant.get((account_id, region), 0)), *tail]
+
+    def feature_matrix(self, pools, pool_rows, instance_rows, current_prices, account_ids):
+        """features() of many (pool, instance) pairs at once, as a float64 numpy matrix: row k is
+        features(pools[pool_rows[k]], current_price=current_prices[i], account_id=account_ids[i]) with
+        i = instance_rows[k], value for value (the same arithmetic on the same floats). Every pair must have
+        features: prices_known(pool) and a current price."""
+        import numpy
+
+        width = len(FEATURE_SCHEMAS["1"])
+        base = numpy.zeros((len(pools), width))
+        last = numpy.zeros(len(pools))
+        regions: dict = {}
+        region_of = numpy.zeros(len(pools), dtype=numpy.intp)
+        for index, pool in enumerate(pools):
+            part = self._pool_part(pool)
+            if part is None:
+                continue
+            last[index] = part[0]
+            base[index] = [part[1], 0.0, *part[2], 0.0, *part[3]]
+            region_of[index] = regions.setdefault(part[4], len(regions))
+        accounts: dict = {}
+        account_of = numpy.array([accounts.setdefault(a, len(accounts)) for a in account_ids], dtype=numpy.intp)
+        tenant = numpy.zeros((max(len(accounts), 1), max(len(regions), 1)))
+        for account_id, a in accounts.items():
+            for region, r in regions.items():
+                tenant[a, r] = float(self.tenant.get((account_id, region), 0))
+        pool_rows = numpy.asarray(pool_rows, dtype=numpy.intp)
+        instance_rows = numpy.asarray(instance_rows, dtype=numpy.intp)
+        matrix = base[pool_rows]
+        matrix[:, 1] = last[pool_rows] / numpy.asarray(current_prices, dtype=numpy.float64)[instance_rows]
+        matrix[:, 9] = tenant[account_of[instance_rows], region_of[pool_rows]]
+        return matrix

@@ -17,6 +17,7 @@ from fleet.catalog import (
     catalog_refresh_all,
     compatible_instance_types,
     compatible_spot_pools,
+    compatible_spot_pools_for,
     instance_type_catalog_refresh,
     instance_zones,
 )
@@ -311,3 +312,124 @@ def test_the_pool_search_is_a_fixed_number_of_queries_whatever_the_catalogs_size
     InstanceTypeFacts.objects.exclude(instance_type__startswith="m5").delete()
     small = queries(instance)
     assert full == small <= 3
+
+
+def test_the_batched_pool_search_answers_each_instance_as_the_single_one_in_queries_that_do_not_grow(
+    account, catalog, make_account, make_user, make_instance, monkeypatch, django_assert_num_queries
+):
+    ec2 = boto3.client("ec2", region_name=REGION)
+    subnets = {s["AvailabilityZone"]: s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]}
+    asg = boto3.client("autoscaling", region_name=REGION)
+    asg.create_launch_configuration(LaunchConfigurationName="web", ImageId="ami-12345678", InstanceType="m5.large")
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName="web-asg",
+        LaunchConfigurationName="web",
+        MinSize=0,
+        MaxSize=2,
+        DesiredCapacity=0,
+        VPCZoneIdentifier=f"{subnets['us-east-1b']},{subnets['us-east-1c']}",
+    )
+    # Another tenant, with its own allowed/denied types; its "web-asg" is not the first account's (AWS does
+    # not know it there: its members keep their own zone).
+    other = make_account(
+        make_user(), regions=[REGION], allowed_instance_types=["m5*.*"], denied_instance_types=["*.metal"]
+    )
+    web = {"asg_name": "web-asg"}
+
+    def mixed_set():
+        return [
+            instance_of(account, make_instance, "m5.large", zone="us-east-1a"),
+            instance_of(account, make_instance, "m5.large", zone="us-east-1e"),
+            instance_of(account, make_instance, "m5.large", zone="us-east-1b", cluster_membership=web),
+            instance_of(account, make_instance, "m5.large", zone="us-east-1c", cluster_membership=web),
+            instance_of(account, make_instance, "m5.large", zone="us-east-1d", cluster_membership={"asg_name": "gone"}),
+            instance_of(account, make_instance, "g4dn.xlarge"),
+            instance_of(account, make_instance, "m6g.large"),
+            make_instance(account, instance_type="t2.micro", instance_metadata={"architecture": "i386"}),
+            make_instance(account, instance_type="zz9.huge"),
+            instance_of(other, make_instance, "m5.large", zone="us-east-1a"),
+            instance_of(other, make_instance, "m5.large", zone="us-east-1b", cluster_membership=web),
+        ]
+
+    instances = mixed_set()
+    for limit in (None, catalog_module.DEFAULT_POOL_LIMIT, 5):
+        batched = compatible_spot_pools_for(instances, limit=limit)
+        assert list(batched) == [i.pk for i in instances]
+        for instance in instances:
+            single = compatible_spot_pools(
+                instance=instance,
+                allowed=instance.account.allowed_instance_types,
+                denied=instance.account.denied_instance_types,
+                limit=limit,
+            )
+            assert batched[instance.pk] == single, (instance.instance_type, instance.availability_zone, limit)
+    by_pk = compatible_spot_pools_for(instances, limit=None)
+    assert {zone for _, zone, _ in by_pk[instances[2].pk]} == {"us-east-1b", "us-east-1c"}
+    assert {zone for _, zone, _ in by_pk[instances[10].pk]} == {"us-east-1b"}  # the other tenant's own zone
+    assert by_pk[instances[8].pk] == [] and by_pk[instances[0].pk] != by_pk[instances[9].pk]
+    # Explicit lists replace every account's, as they do for one instance.
+    explicit = compatible_spot_pools_for(instances, allowed=["m6i.*"], denied=[], limit=None)
+    assert explicit[instances[9].pk] == compatible_spot_pools(
+        instance=instances[9], allowed=["m6i.*"], denied=[], limit=None
+    )
+
+    # Three times the instances, the accounts not loaded (the worst case): the same queries, and the Auto
+    # Scaling groups' zones read once per account and region, for all its groups.
+    reads = []
+    groups_zones = catalog_module._groups_zones
+    monkeypatch.setattr(
+        catalog_module,
+        "_groups_zones",
+        lambda account, region, names: (
+            reads.append((account.pk, region, tuple(names))) or groups_zones(account, region, names)
+        ),
+    )
+    expected_reads = sorted([(account.pk, REGION, ("gone", "web-asg")), (other.pk, REGION, ("web-asg",))])
+    expected = compatible_spot_pools_for(instances)
+    reads.clear()
+    few = list(Instance.objects.filter(pk__in=[i.pk for i in instances]))
+    # The accounts, the own types' facts, then one query per kind but for the zones: the nine instances
+    # whose type is known ask five questions (four m5.large of the first account in different zones ask one).
+    with django_assert_num_queries(2 + 5):
+        answer = compatible_spot_pools_for(few)
+    assert answer == expected and sorted(reads) == expected_reads
+    for _ in range(2):
+        instances += mixed_set()
+    many = list(Instance.objects.filter(pk__in=[i.pk for i in instances]))
+    reads.clear()
+    with django_assert_num_queries(2 + 5):
+        assert len(compatible_spot_pools_for(many)) == len(many) == 3 * len(few)
+    assert sorted(reads) == expected_reads
+
+
+def test_a_group_whose_subnet_is_gone_does_not_cost_the_accounts_other_groups_their_zones(
+    account, catalog, make_instance
+):
+    ec2 = boto3.client("ec2", region_name=REGION)
+    subnets = {s["AvailabilityZone"]: s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]}
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    doomed = ec2.create_subnet(VpcId=vpc, CidrBlock="172.31.200.0/24", AvailabilityZone="us-east-1f")["Subnet"]
+    asg = boto3.client("autoscaling", region_name=REGION)
+    asg.create_launch_configuration(LaunchConfigurationName="web", ImageId="ami-12345678", InstanceType="m5.large")
+    for name, zones in (("web-asg", [subnets["us-east-1b"], subnets["us-east-1c"]]), ("broken", [doomed["SubnetId"]])):
+        asg.create_auto_scaling_group(
+            AutoScalingGroupName=name,
+            LaunchConfigurationName="web",
+            MinSize=0,
+            MaxSize=2,
+            DesiredCapacity=0,
+            VPCZoneIdentifier=",".join(zones),
+        )
+    ec2.delete_subnet(SubnetId=doomed["SubnetId"])  # DescribeSubnets of it now fails
+    web = instance_of(account, make_instance, "m5.large", zone="us-east-1b", cluster_membership={"asg_name": "web-asg"})
+    broken = instance_of(
+        account, make_instance, "m5.large", zone="us-east-1d", cluster_membership={"asg_name": "broken"}
+    )
+
+    pools = compatible_spot_pools_for([web, broken], limit=None)
+
+    assert {zone for _, zone, _ in pools[web.pk]} == {"us-east-1b", "us-east-1c"}
+    assert {zone for _, zone, _ in pools[broken.pk]} == {"us-east-1d"}  # its own zone, as instance_zones says
+    assert instance_zones(instance=broken) == ["us-east-1d"]
+    for instance in (web, broken):
+        assert pools[instance.pk] == compatible_spot_pools(instance=instance, limit=None)
