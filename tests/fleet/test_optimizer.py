@@ -121,6 +121,25 @@ def test_no_pool_cheap_enough_is_a_hold_that_says_why(catalog_account, make_inst
     assert "no pool saves at least 20 %" in log.decision_reason and log.new_spot_price is None
 
 
+def test_a_model_answering_nan_or_out_of_range_never_makes_a_pool_look_safe(
+    catalog_account, make_instance, production_model, monkeypatch
+):
+    """NaN is no answer (the candidate is unscored); values outside [0, 1] are clamped, so a broken model
+    giving -3 cannot rank a pool safer than a calm one at 0."""
+    instance, pools = m5(catalog_account, make_instance)
+    prices(pools, "0.090", **{"m5a.large": "0.030", "m6i.large": "0.040"})
+
+    def broken(model, matrix):
+        return [float("nan") if i % 2 == 0 else 7.0 for i in range(len(matrix))]
+
+    monkeypatch.setattr("fleet.optimizer.model_score", broken)
+    (log,) = optimizer_evaluate(instances=[instance])
+
+    risks = [row["risk"] for row in log.features_used["candidates"] if not row["excluded"]]
+    assert None in risks and set(risks) <= {None, 1.0}
+    assert log.decision == Decision.HOLD, log.decision_reason
+
+
 def test_a_spot_instance_in_a_poisoned_pool_with_nowhere_safe_falls_back_to_on_demand(
     catalog_account,
     make_instance,
