@@ -252,6 +252,14 @@ def _resting(instances, *, now) -> dict:
         .values_list("instance_id", "status", "finished_at")
     )
     resting = {}
+    settled_since = now - timedelta(minutes=settings.SWITCH_SETTLE_MINUTES)
+    for instance_id, finished_at in Switch.objects.filter(
+        replacement__in=instances, status=SwitchStatus.SUCCEEDED, finished_at__gte=settled_since
+    ).values_list("replacement_id", "finished_at"):
+        until = finished_at + timedelta(minutes=settings.SWITCH_SETTLE_MINUTES)
+        resting[instance_id] = (
+            f"not now: a switch launched it at {finished_at:%H:%M} UTC; it settles until {until:%Y-%m-%d %H:%M} UTC"
+        )
     for instance_id, status, finished_at in recent:
         if instance_id in resting:
             continue
@@ -285,11 +293,21 @@ def _payload(switch: Switch) -> dict:
 def _file(switches: list[Switch], result: CycleResult, *, enqueue: bool) -> None:
     """Store the planned switches; file one approval request for each that needs one (one digest email);
     queued ones go to the workers after commit (`enqueue`) or are left to the caller."""
+    from approvals.registry import validate_payload
     from approvals.services import approval_requests_create
 
-    gated = [s for s in switches if s.status == SwitchStatus.AWAITING_APPROVAL]
+    gated, items = [], []
+    for switch in [s for s in switches if s.status == SwitchStatus.AWAITING_APPROVAL]:
+        payload = {k: v for k, v in _payload(switch).items() if v is not None}
+        try:
+            validate_payload(ActionType.SWITCH_INSTANCE, payload)
+        except DomainError as refusal:  # one odd instance must not stop the cycle for everyone else
+            switch.experiment_log.features_used["execution"] = f"not executed: {refusal.message}"
+            switches.remove(switch)
+            continue
+        gated.append(switch)
+        items.append((payload, switch.instance))
     if gated:
-        items = [({k: v for k, v in _payload(s).items() if v is not None}, s.instance) for s in gated]
         requests = approval_requests_create(
             action_type=ActionType.SWITCH_INSTANCE, items=items, risk_level=RiskLevel.MEDIUM
         )
@@ -365,11 +383,11 @@ class SwitchRun:
         reservations = self.ec2.describe_instances(InstanceIds=ids)["Reservations"]
         return sum(1 for r in reservations for i in r["Instances"] if i["State"]["Name"] == "running")
 
-    def step(self, name: str, detail: str = "") -> None:
+    def step(self, name: str, detail: str = "", **extra) -> None:
         now = timezone.now()
         seen = self.capacity()
         self.switch.steps.append(
-            {"step": name, "at": now.isoformat(), "capacity": seen, "floor": self.floor, "detail": detail}
+            {"step": name, "at": now.isoformat(), "capacity": seen, "floor": self.floor, "detail": detail, **extra}
         )
         Switch.objects.filter(pk=self.switch.pk).update(steps=self.switch.steps, updated_at=now)
         if seen < self.floor and self.downtime is None:
@@ -412,6 +430,12 @@ class SwitchRun:
             and status.get("SystemStatus", {}).get("Status") == "ok"
         )
 
+    def _in_group(self, instance_id: str) -> bool:
+        try:
+            return any(m["InstanceId"] == instance_id for m in self._group().get("Instances") or [])
+        except Exception:  # cannot tell: try the detach, its error is reported
+            return True
+
     def new_in_service(self) -> bool:
         members = {m["InstanceId"]: m for m in self._group().get("Instances") or []}
         member = members.get(self.new.instance_id)
@@ -431,6 +455,12 @@ class SwitchRun:
             extra_tags={REPLACES_TAG: self.old.instance_id, SWITCH_TAG: str(switch.pk)},
         )
         self.new = launched.instance
+        if self.new.lifecycle != switch.target_lifecycle:
+            # The old instance's launch template asks for a market of its own (a Spot template on a fallback).
+            raise SwitchAborted(
+                f"{self.new.instance_id} was launched {self.new.lifecycle}, not {switch.target_lifecycle}: the "
+                "launch template of the old instance sets its own market options."
+            )
         # The replacement carries on as the instance did: its Lab model, pipeline and shadow setting.
         Instance.objects.filter(pk=self.new.pk).update(
             assigned_model_version=self.old.assigned_model_version,
@@ -444,10 +474,29 @@ class SwitchRun:
         self.wait(f"{self.new.instance_id} running with both status checks ok", self.new_is_healthy)
         self.step("healthy", "running, status checks ok")
 
+    def preflight(self) -> None:
+        """Before anything is launched: the old instance runs, and (standalone) nothing routes to it that the
+        switch cannot move."""
+        raw = self.ec2.describe_instances(InstanceIds=[self.old.instance_id])["Reservations"]
+        state = next((i["State"]["Name"] for r in raw for i in r["Instances"]), "gone")
+        if state != "running":
+            raise SwitchAborted(f"{self.old.instance_id} is {state}, not running: nothing to switch.")
+        if not self.switch.asg_name:
+            addresses = self.ec2.describe_addresses(
+                Filters=[{"Name": "instance-id", "Values": [self.old.instance_id]}]
+            )["Addresses"]
+            if addresses:
+                raise SwitchAborted(
+                    f"{self.old.instance_id} holds the Elastic IP {addresses[0].get('PublicIp')}: moving an address "
+                    "is not automated, so the switch was not started."
+                )
+
     def linear(self) -> None:
         self.target_groups = self.old_target_groups()
         served = f", behind {len(self.target_groups)} target group(s)" if self.target_groups else ""
-        self.step("started", f"{self.old.instance_id} alone{served}")
+        self.step(
+            "started", f"{self.old.instance_id} alone{served}", target_groups=[list(g) for g in self.target_groups]
+        )
         self.launch()
         if self.target_groups:
             self.serve_like_old()
@@ -489,9 +538,9 @@ class SwitchRun:
         self.step("registered", f"{self.new.instance_id} in {len(self.registered)} target group(s)")
         self.wait(f"{self.new.instance_id} healthy in its target groups", self.new_serves)
         self.step("serving", "healthy in every target group")
+        self.old_gone = True  # from the first deregistration on, the old instance stops serving
         for arn, port in self.target_groups:
             self.elb.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": self.old.instance_id, "Port": port}])
-        self.old_gone = True
         self.step("deregistered old", self.old.instance_id)
 
     def cluster(self) -> None:
@@ -503,9 +552,11 @@ class SwitchRun:
         if desired >= group["MaxSize"]:
             self.raised_max = group["MaxSize"]
             self.asg.update_auto_scaling_group(AutoScalingGroupName=self.switch.asg_name, MaxSize=group["MaxSize"] + 1)
+        self.attached = True  # before the call: a timeout after AWS attached it still gets it detached
         self.asg.attach_instances(AutoScalingGroupName=self.switch.asg_name, InstanceIds=[self.new.instance_id])
-        self.attached = True
-        self.step("attached", f"{self.new.instance_id} in {self.switch.asg_name} (N -> N+1)")
+        self.step(
+            "attached", f"{self.new.instance_id} in {self.switch.asg_name} (N -> N+1)", raised_max=self.raised_max
+        )
         self.wait(f"{self.new.instance_id} InService in {self.switch.asg_name}", self.new_in_service)
         self.step("in service")
         self.asg.detach_instances(
@@ -519,8 +570,8 @@ class SwitchRun:
         self.restore_max_size()
 
     def retire_old(self) -> None:
-        self.ec2.terminate_instances(InstanceIds=[self.old.instance_id])
         self.old_gone = True
+        self.ec2.terminate_instances(InstanceIds=[self.old.instance_id])
         now = timezone.now()
         Instance.objects.filter(pk=self.old.pk).update(is_active=False, updated_at=now)
         if self.switch.asg_name:
@@ -542,7 +593,7 @@ class SwitchRun:
                 self.elb.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": self.new.instance_id, "Port": port}])
             except Exception as error:  # keep undoing the rest
                 problems.append(f"deregistering {self.new.instance_id}: {error}")
-        if self.new is not None and self.attached:
+        if self.new is not None and self.attached and self._in_group(self.new.instance_id):
             try:
                 self.asg.detach_instances(
                     AutoScalingGroupName=self.switch.asg_name,
@@ -569,12 +620,54 @@ class SwitchRun:
         if problems:
             raise SwitchAborted("The rollback was incomplete: " + "; ".join(problems))
 
+    def finish_after_old_left(self) -> list[str]:
+        """A failure once the old instance has left: no rollback (the new one serves), but the group's MaxSize
+        goes back and a detached old instance is terminated; what could not be done is returned."""
+        problems = []
+        try:
+            self.restore_max_size()
+        except Exception as error:
+            problems.append(f"restoring MaxSize of {self.switch.asg_name}: {error}")
+        if "terminated old" not in {s["step"] for s in self.switch.steps}:
+            try:
+                self.ec2.terminate_instances(InstanceIds=[self.old.instance_id])
+                Instance.objects.filter(pk=self.old.pk).update(is_active=False, updated_at=timezone.now())
+            except Exception as error:
+                problems.append(f"terminating {self.old.instance_id}: {error}")
+        return problems
+
+    @classmethod
+    def resume(cls, switch: Switch) -> "SwitchRun":
+        """A run rebuilt from the steps a switch recorded (its worker died): enough to undo or finish it."""
+        run = cls(switch)
+        names = [s["step"] for s in switch.steps]
+        run.new = switch.replacement
+        run.attached = "attached" in names
+        run.old_gone = any(name in names for name in ("detached old", "deregistered old", "terminated old"))
+        for step in switch.steps:
+            if step.get("raised_max") is not None:
+                run.raised_max = step["raised_max"]
+            if step.get("target_groups"):
+                run.target_groups = [tuple(g) for g in step["target_groups"]]
+        if "registered" in names:
+            run.registered = list(run.target_groups)
+            run.elb = aws.client_for(switch.account, "elbv2", switch.instance.region)
+        if switch.asg_name:
+            run.floor = next((s["floor"] for s in switch.steps), 1)
+        return run
+
 
 def _recheck(switch: Switch) -> None:
     """What may have changed since the decision (an approval can come hours later)."""
     old = switch.instance
     if not old.is_active:
         raise SwitchAborted(f"{old.instance_id} is no longer active.")
+    if old.is_shadow_mode:
+        raise SwitchAborted(f"{old.instance_id} is in shadow mode now: no AWS write.")
+    if old.orchestrator_type == OrchestratorType.KUBERNETES:
+        raise SwitchAborted(f"{old.instance_id} is a Kubernetes node now: its switch belongs to the cluster.")
+    if not switch.account.is_active:
+        raise SwitchAborted("The account was deactivated since the decision.")
     pool = (old.region, switch.target_availability_zone, switch.target_instance_type)
     if switch.target_lifecycle == Lifecycle.SPOT and poisoned_pools({pool}):
         raise SwitchAborted(
@@ -607,26 +700,59 @@ def switch_execute(*, switch_id) -> Switch | None:
         with aws.aws_errors(f"switching {switch.instance.instance_id}"):
             _recheck(switch)
             run = SwitchRun(switch)
+            run.preflight()
             run.cluster() if switch.asg_name else run.linear()
         status, error = SwitchStatus.SUCCEEDED, ""
     except Exception as failure:  # every failure ends in a recorded state, never a RUNNING row
         error = failure.message if isinstance(failure, DomainError) else f"{type(failure).__name__}: {failure}"
         if not isinstance(failure, DomainError):
             logger.exception("switch %s crashed", switch_id)
-        status = SwitchStatus.ROLLED_BACK
-        if run is not None and run.old_gone:
-            status = SwitchStatus.FAILED
-            error += (
-                f" The old instance {switch.instance.instance_id} had already left; check the replacement "
-                f"{run.new.instance_id if run.new else '(none)'}."
-            )
-        elif run is not None:
-            try:
-                with aws.aws_errors(f"rolling back the switch of {switch.instance.instance_id}"):
-                    run.rollback()
-            except DomainError as undo:
-                status, error = SwitchStatus.FAILED, f"{error} {undo.message}"
+        status, error = _undo(run, switch, error)
     return _finish(switch, status, error=error, downtime=run.downtime if run else None)
+
+
+def _undo(run: "SwitchRun | None", switch: Switch, error: str) -> tuple[str, str]:
+    """After a failure: roll back while the old instance is in place, else tidy up what the switch left."""
+    if run is None or not run.switch.steps:
+        return SwitchStatus.ROLLED_BACK, error  # refused before its first step: nothing was touched
+    if run.old_gone:
+        problems = run.finish_after_old_left()
+        error += (
+            f" The old instance {switch.instance.instance_id} had already left; the replacement "
+            f"{run.new.instance_id if run.new else '(none)'} stays."
+        )
+        if problems:
+            error += " Not done: " + "; ".join(problems) + "."
+        return SwitchStatus.FAILED, error
+    try:
+        with aws.aws_errors(f"rolling back the switch of {switch.instance.instance_id}"):
+            run.rollback()
+    except DomainError as undo:
+        return SwitchStatus.FAILED, f"{error} {undo.message}"
+    return SwitchStatus.ROLLED_BACK, error
+
+
+def switches_reap_stalled(*, now=None) -> int:
+    """Switches left RUNNING by a worker that died (no step for longer than a task may run): rolled back from
+    their recorded steps while the old instance is in place, otherwise tidied up and FAILED. Run by the
+    cycle's task."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.Q_CLUSTER["timeout"] + 60)
+    stalled = Switch.objects.filter(status=SwitchStatus.RUNNING, updated_at__lt=cutoff).select_related(
+        "account", "instance__account", "replacement"
+    )[:50]
+    for switch in stalled:
+        last = switch.steps[-1]["step"] if switch.steps else "(none)"
+        error = f"The worker stopped during the switch (last step: {last})."
+        try:
+            with aws.aws_errors(f"recovering the switch of {switch.instance.instance_id}"):
+                run = SwitchRun.resume(switch)
+        except DomainError as failure:
+            _finish(switch, SwitchStatus.FAILED, error=f"{error} {failure.message}", downtime=None)
+            continue
+        status, error = _undo(run, switch, error)
+        _finish(switch, status, error=error, downtime=run.downtime)
+    return len(stalled)
 
 
 def _finish(switch: Switch, status: str, *, error: str, downtime) -> Switch:

@@ -55,10 +55,12 @@ def refresh_spot_advisor() -> dict:
 
 
 def optimize_cycle() -> dict:
-    """The 5-minute job: evaluate every active instance, log the decisions, queue or file their switches,
-    queue again the switches a busy group held back, and cancel those whose approval was refused."""
-    from .execution import optimizer_cycle, switches_resume_queued
+    """The 5-minute job: recover switches a dead worker left running, queue again the switches a busy group
+    held back, evaluate every active instance, log the decisions, queue or file their switches, and cancel
+    those whose approval was refused."""
+    from .execution import optimizer_cycle, switches_reap_stalled, switches_resume_queued
 
+    reaped = switches_reap_stalled()
     resumed = switches_resume_queued()
     result = optimizer_cycle()
     return {
@@ -68,6 +70,7 @@ def optimize_cycle() -> dict:
         "awaiting_approval": result.awaiting_approval,
         "cancelled": result.cancelled,
         "resumed": resumed,
+        "reaped": reaped,
     }
 
 

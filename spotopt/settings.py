@@ -274,6 +274,8 @@ SWITCH_POLL_SECONDS = env.float("SWITCH_POLL_SECONDS", default=5.0)
 # again for this long; after a rolled-back or failed one it waits this long before trying again.
 SWITCH_REFUSED_PAUSE_HOURS = env.int("SWITCH_REFUSED_PAUSE_HOURS", default=24)
 SWITCH_FAILED_PAUSE_MINUTES = env.int("SWITCH_FAILED_PAUSE_MINUTES", default=60)
+# An instance a switch launched is not switched again for this long (no fallback-and-return flapping).
+SWITCH_SETTLE_MINUTES = env.int("SWITCH_SETTLE_MINUTES", default=60)
 
 # The largest ONNX model file accepted (bytes): below the API's 5 MB request body, so an upload through the
 # API and through the Lab page are held to the same limit.

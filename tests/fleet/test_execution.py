@@ -17,7 +17,13 @@ from approvals.models import ApprovalRequest
 from approvals.services import approval_approve, approval_reject
 from fleet.catalog import compatible_spot_pools
 from fleet.choices import Lifecycle, SwitchOutcome, SwitchStatus
-from fleet.execution import SwitchRun, optimizer_cycle, switch_execute, switch_outcomes_settle
+from fleet.execution import (
+    SwitchRun,
+    optimizer_cycle,
+    switch_execute,
+    switch_outcomes_settle,
+    switches_reap_stalled,
+)
 from fleet.models import Instance, Switch
 from fleet.optimizer import FALLBACK_PURPOSE, PURPOSE_TAG
 from fleet.services import instance_record_from_aws
@@ -166,6 +172,10 @@ def test_a_lab_linear_switch_runs_end_to_end(catalog_account, models, ec2):
     assert [s["step"] for s in switch.steps] == ["started", "launched", "healthy", "terminated old"]
     assert all(s["capacity"] >= s["floor"] == 1 for s in switch.steps)
     assert switch.outcome == SwitchOutcome.PENDING and not DowntimeLog.objects.exists()
+    # The replacement settles before it is switched again, even to a cheaper pool.
+    optimizer_cycle(account=account, inline=True)
+    again = ExperimentLog.objects.filter(instance=new).get()
+    assert again.decision == Decision.HOLD or again.features_used["execution"].startswith("not now: a switch launched")
 
 
 def test_shadow_mode_logs_the_decision_and_makes_no_aws_write(catalog_account, models, ec2, aws_calls):  # noqa: F811
@@ -207,8 +217,8 @@ def test_a_cluster_swap_never_drops_below_n_and_one_member_at_a_time(catalog_acc
     seen = []  # capacity asked of AWS independently after every step the switch records
     original_step = SwitchRun.step
 
-    def watched(run, name, detail=""):
-        original_step(run, name, detail)
+    def watched(run, name, detail="", **extra):
+        original_step(run, name, detail, **extra)
         seen.append((name, sum(1 for m in group(asg)["Instances"] if m["LifecycleState"] == "InService")))
 
     monkeypatch.setattr(SwitchRun, "step", watched)
@@ -416,12 +426,14 @@ def test_an_approved_switch_whose_target_was_poisoned_meanwhile_changes_nothing(
 # --- Fallback and return ----------------------------------------------------------------------------------
 
 
-def test_a_poisoned_pool_falls_back_to_on_demand_and_returns_to_spot_when_safe(catalog_account, models, ec2):
+def test_a_poisoned_pool_falls_back_to_on_demand_and_returns_to_spot_when_safe(catalog_account, models, ec2, clock):
     account = lab(catalog_account)
     spot = launch(ec2, account, spot=True, lab_model="1-lab")
     assert spot.lifecycle == Lifecycle.SPOT
-    # Every pool costs what the instance pays: nothing saves enough; its own pool is poisoned.
+    # Every other pool costs more than on-demand ($0.096) this week: no refuge on Spot; its own is poisoned.
     pools = market(spot)
+    clock.advance(minutes=1)  # the newer steps are the pools' prices now
+    prices([pool for pool in pools if pool != (REGION, spot.availability_zone, spot.instance_type)], "0.120")
     Instance.objects.filter(pk=spot.pk).update(hourly_price=Decimal("0.090"))
     poison = SpotPoolRisk.objects.create(
         region=REGION,
@@ -445,6 +457,7 @@ def test_a_poisoned_pool_falls_back_to_on_demand_and_returns_to_spot_when_safe(c
     assert on_demand.hourly_price is not None
 
     # A later cycle, still nothing safe and cheap enough: it stays on-demand and says why.
+    clock.advance(minutes=61)
     optimizer_cycle(account=account, inline=True)
     hold = ExperimentLog.objects.filter(instance=on_demand).latest("execution_time")
     assert hold.decision == Decision.HOLD and "on-demand since the fallback" in hold.decision_reason
@@ -452,6 +465,7 @@ def test_a_poisoned_pool_falls_back_to_on_demand_and_returns_to_spot_when_safe(c
     # The poison lifts and a calm pool gets cheap: back to Spot, as its own decision.
     poison.is_poisoned = False
     poison.save()
+    clock.advance(minutes=5)
     prices([pool for pool in pools if pool[2] == "m5a.large"], "0.030")
     optimizer_cycle(account=account, inline=True)
     back = ExperimentLog.objects.filter(instance=on_demand).latest("execution_time")
@@ -589,3 +603,76 @@ def test_a_standalone_behind_a_load_balancer_serves_through_its_replacement(cata
         for t in elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
     }
     assert targets == {(switch.replacement.instance_id, 8080)}
+
+
+def test_leaving_a_poisoned_pool_prefers_a_safe_spot_pool_to_on_demand(catalog_account, models, ec2):
+    account = lab(catalog_account)
+    spot = launch(ec2, account, spot=True, lab_model="1-lab")
+    Instance.objects.filter(pk=spot.pk).update(hourly_price=Decimal("0.030"))
+    # The other pools cost more than it pays (no saving) but far less than on-demand: a refuge, not a fallback.
+    market(spot, **{"m5a.large": "0.035"})
+    SpotPoolRisk.objects.create(
+        region=REGION,
+        availability_zone=spot.availability_zone,
+        instance_type=spot.instance_type,
+        is_poisoned=True,
+        poisoned_at=timezone.now(),
+        poison_expires_at=timezone.now() + timedelta(days=15),
+    )
+    optimizer_cycle(account=account, inline=True)
+    log = ExperimentLog.objects.get(instance=spot)
+    assert log.decision == Decision.SWITCH, log.decision_reason
+    assert "must leave (its pool is poisoned by the hive)" in log.decision_reason
+    assert Switch.objects.get().replacement.lifecycle == Lifecycle.SPOT
+
+
+def test_a_switch_a_dead_worker_left_running_is_rolled_back_by_the_next_cycle(
+    catalog_account, models, ec2, asg, monkeypatch, clock
+):
+    account = automatic(catalog_account)
+    make_group(ec2, asg, size=2)  # full: MaxSize is raised for the swap
+    members = members_of(account, asg)
+    market(members[0], **CHEAP)
+
+    def worker_killed(run):
+        raise SystemExit("SIGKILL")  # not an Exception: nothing in the switch catches it
+
+    with monkeypatch.context() as patched, pytest.raises(SystemExit):
+        patched.setattr(SwitchRun, "new_in_service", worker_killed)
+        optimizer_cycle(account=account, inline=True)
+    switch = Switch.objects.get()
+    assert switch.status == SwitchStatus.RUNNING and group(asg)["MaxSize"] == 3
+
+    assert switches_reap_stalled() == 0  # still within a task's time
+    clock.advance(minutes=12)
+    assert switches_reap_stalled() == 1
+
+    switch.refresh_from_db()
+    assert switch.status == SwitchStatus.ROLLED_BACK
+    assert "The worker stopped during the switch (last step: attached)" in switch.error_message
+    after = group(asg)
+    assert after["MaxSize"] == 2 and after["DesiredCapacity"] == 2
+    assert switch.replacement.instance_id not in {m["InstanceId"] for m in after["Instances"]}
+    assert state_of(ec2, switch.replacement.instance_id) in ("shutting-down", "terminated")
+    assert state_of(ec2, switch.instance.instance_id) == "running"
+
+
+def test_a_stopped_instance_or_one_with_an_elastic_ip_is_not_switched(catalog_account, models, ec2):
+    account = lab(catalog_account)
+    stopped = launch(ec2, account, lab_model="1-lab")
+    addressed = launch(ec2, account, lab_model="1-lab", zone="us-east-1b")
+    market(stopped, **CHEAP)
+    market(addressed, **CHEAP)
+    ec2.stop_instances(InstanceIds=[stopped.instance_id])
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    ec2.associate_address(AllocationId=allocation, InstanceId=addressed.instance_id)
+
+    optimizer_cycle(account=account, inline=True)
+
+    by_instance = {s.instance_id: s for s in Switch.objects.all()}
+    assert by_instance[stopped.pk].status == SwitchStatus.ROLLED_BACK
+    assert "is stopped, not running: nothing to switch" in by_instance[stopped.pk].error_message
+    assert by_instance[addressed.pk].status == SwitchStatus.ROLLED_BACK
+    assert "holds the Elastic IP" in by_instance[addressed.pk].error_message
+    assert all(s.replacement is None for s in by_instance.values())
+    assert not DowntimeLog.objects.exists()
