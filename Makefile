@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-postgres lint format migrate run worker schedules clean
+.PHONY: install demo test test-postgres test-kube kube-apiserver lint format migrate run worker schedules clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,15 @@ test: install
 
 test-postgres: install
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres:postgres@127.0.0.1:5432/spotopt} $(BIN)/pytest
+
+# A real kube-apiserver for the Kubernetes tests and the demo: built once from Debian's source, cached in
+# ~/.cache/spotopt/kube (never in the repository). Without it the Kubernetes tests are skipped.
+kube-apiserver:
+	bash scripts/kube_apiserver.sh
+
+# Only the tests that run against the real kube-apiserver.
+test-kube: install kube-apiserver
+	SPOTOPT_REQUIRE_KUBE=1 $(BIN)/pytest -m kube
 
 lint: install
 	$(BIN)/ruff check .

@@ -179,7 +179,9 @@ def permission_statements(*, queue_name: str = DEFAULT_EVENT_QUEUE_NAME) -> list
             ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"],
             _sub("arn:${AWS::Partition}:elasticloadbalancing:*:${AWS::AccountId}:targetgroup/*"),
         ),
-        # EKS node-group membership: a node's replacement must keep its cluster labels and capacity.
+        # EKS clusters and node groups: endpoint and CA of each cluster (a node is drained through its API,
+        # with an access entry the customer maps to the spotopt:node-drainers group), and node-group
+        # membership (a node's replacement must keep its cluster labels and capacity).
         _statement(
             "ReadEks",
             ["eks:ListClusters", "eks:DescribeCluster", "eks:ListNodegroups", "eks:DescribeNodegroup"],

@@ -290,6 +290,14 @@ class AccountSettingsForm(_AccountFieldsForm):
         help_text="Planned and in-flight switches together; one member is replaced at a time. Empty: unchanged.",
     )
 
+    kubernetes_dry_run = forms.BooleanField(
+        label="Kubernetes dry run",
+        required=False,
+        initial=False,
+        help_text="On: for this account's Kubernetes nodes spotopt records what a drain would do (taint, cordon, "
+        "evictions) and writes nothing to the cluster.",
+    )
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # The installation's defaults, from settings at request time (not import time).
@@ -318,6 +326,7 @@ class AccountSettingsForm(_AccountFieldsForm):
                 "optimizer_max_risk": _percent(account.optimizer_max_risk),
                 "allow_automatic_switches": account.allow_automatic_switches,
                 "switch_max_group_share": _percent(account.switch_max_group_share),
+                "kubernetes_dry_run": account.kubernetes_dry_run,
             }
         )
 

@@ -225,6 +225,8 @@ class Account(TimestampedModel):
         validators=[MinValueValidator(Decimal("0.001")), MaxValueValidator(Decimal("0.5"))],
     )
     allow_automatic_switches = models.BooleanField(default=False)
+    # Kubernetes nodes: log what a drain would do (taint, cordon, evictions) without any write to the cluster.
+    kubernetes_dry_run = models.BooleanField(default=False)
     switch_max_group_share = models.DecimalField(
         max_digits=4,
         decimal_places=3,

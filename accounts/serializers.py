@@ -89,6 +89,7 @@ class AccountSerializer(serializers.ModelSerializer):
             "optimizer_max_risk",
             "allow_automatic_switches",
             "switch_max_group_share",
+            "kubernetes_dry_run",
             "status",
             "is_active",
             "has_access_keys",
@@ -173,6 +174,10 @@ class AccountUpdateSerializer(serializers.Serializer):
         "0.01",
         "1",
         "The largest share of an Auto Scaling group whose switches may be planned or in flight at once.",
+    )
+    kubernetes_dry_run = serializers.BooleanField(
+        required=False,
+        help_text="Kubernetes nodes: record what a drain would do (taint, cordon, evictions) and write nothing.",
     )
 
     # null clears a threshold: the installation's default applies again (an absent field is left as it is).

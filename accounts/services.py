@@ -426,6 +426,7 @@ def account_update(
     optimizer_max_risk=None,
     allow_automatic_switches=None,
     switch_max_group_share=None,
+    kubernetes_dry_run=None,
 ) -> Account:
     """Change what was given (None leaves it as it is); instance-type patterns are checked and normalised by
     accounts.models.instance_type_patterns_clean.
@@ -468,6 +469,8 @@ def account_update(
         account.allow_automatic_switches = bool(allow_automatic_switches)
     if switch_max_group_share is not None:
         account.switch_max_group_share = _share(switch_max_group_share, **_GROUP_SHARE)
+    if kubernetes_dry_run is not None:
+        account.kubernetes_dry_run = bool(kubernetes_dry_run)
     account.save()
     return account
 

@@ -110,6 +110,8 @@ def instance_fields(raw: dict, region: str) -> dict:
         "subnet_id": raw.get("SubnetId", ""),
         "vpc_id": raw.get("VpcId", ""),
         "private_ip": raw.get("PrivateIpAddress", ""),
+        # A Kubernetes node's name on EKS (kube.drain finds the node by it, else by its providerID).
+        "private_dns_name": raw.get("PrivateDnsName", ""),
         "image_id": raw.get("ImageId", ""),
         "architecture": raw.get("Architecture", ""),
         "platform": raw.get("PlatformDetails", raw.get("Platform", "")),

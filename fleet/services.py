@@ -133,6 +133,22 @@ def _discover_region(*, account: Account, region: str, result: DiscoveryResult) 
         return seen.size
 
 
+def _discover_clusters(account: Account, region: str, progress: dict) -> None:
+    """The region's EKS clusters (kube.services.clusters_discover). A role without the EKS actions, or EKS
+    refusing, does not fail discovery: the reason is kept for the Kubernetes page and the status panel."""
+    from kube.services import clusters_discover
+
+    try:
+        with aws.aws_errors(f"list the EKS clusters in {region}"):
+            found = clusters_discover(account=account, region=region)
+    except DomainError as error:
+        progress.setdefault("kubernetes_errors", {})[region] = error.message
+        logger.info("EKS clusters of %s in %s not listed: %s", account.account_id, region, error.message)
+    else:
+        if found:
+            progress["eks_clusters"] = progress.get("eks_clusters", 0) + found
+
+
 def account_discover(*, account: Account) -> DiscoveryResult:
     """Discover every region of the account, recording progress for the onboarding page's live status.
 
@@ -163,6 +179,7 @@ def account_discover(*, account: Account) -> DiscoveryResult:
             result.instances_by_region[region] = count
             progress["regions"][region] = count
             progress["instances_found"] += count
+            _discover_clusters(account, region, progress)
         progress["regions_done"] += 1
         _save_progress(account, progress)
 

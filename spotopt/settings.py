@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "risk",
     "approvals",
     "sla",
+    "kube",
     "demo",
 ]
 
@@ -276,6 +277,17 @@ SWITCH_REFUSED_PAUSE_HOURS = env.int("SWITCH_REFUSED_PAUSE_HOURS", default=24)
 SWITCH_FAILED_PAUSE_MINUTES = env.int("SWITCH_FAILED_PAUSE_MINUTES", default=60)
 # An instance a switch launched is not switched again for this long (no fallback-and-return flapping).
 SWITCH_SETTLE_MINUTES = env.int("SWITCH_SETTLE_MINUTES", default=60)
+
+# Kubernetes (kube/, spotopt/kube.py). A drain must end inside the two-minute interruption warning: the
+# deadline covers tainting, cordoning, every eviction (retried with backoff while a PodDisruptionBudget
+# answers 429) and waiting for the evicted pods to leave; each eviction asks for this grace period.
+KUBE_DRAIN_DEADLINE_SECONDS = env.int("KUBE_DRAIN_DEADLINE_SECONDS", default=90)
+KUBE_POD_GRACE_SECONDS = env.int("KUBE_POD_GRACE_SECONDS", default=30)
+KUBE_EVICTION_BACKOFF_SECONDS = env.float("KUBE_EVICTION_BACKOFF_SECONDS", default=1.0)  # doubles, up to 8 s
+KUBE_CONNECT_TIMEOUT = env.float("KUBE_CONNECT_TIMEOUT", default=5.0)
+KUBE_READ_TIMEOUT = env.float("KUBE_READ_TIMEOUT", default=15.0)
+# How long an optimizer switch of a node waits for the new node to be Ready in its cluster.
+KUBE_NODE_READY_TIMEOUT_SECONDS = env.int("KUBE_NODE_READY_TIMEOUT_SECONDS", default=300)
 
 # The largest ONNX model file accepted (bytes): below the API's 5 MB request body, so an upload through the
 # API and through the Lab page are held to the same limit.

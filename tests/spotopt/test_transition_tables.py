@@ -16,6 +16,7 @@ from django.db import models
 from accounts.models import ACCOUNT_STATUS_TRANSITIONS, INVITATION_STATUS_TRANSITIONS, Account, TeamInvitation
 from approvals.models import APPROVAL_STATUS_TRANSITIONS, EXECUTION_STATUS_TRANSITIONS, ApprovalRequest
 from fleet.models import AUTH_STATUS_TRANSITIONS, SWITCH_STATUS_TRANSITIONS, Instance, Switch
+from kube.models import DRAIN_STATUS_TRANSITIONS, NodeDrain
 from mlgov.models import MODEL_STATUS_TRANSITIONS, MLModel
 from risk.models import HELD_EVENT_TRANSITIONS, LISTENER_STATE_TRANSITIONS, EventChannel, HeldRiskEvent
 from spotopt.errors import TransitionNotAllowed
@@ -90,6 +91,22 @@ CASES = [
             "SUCCEEDED": set(),
             "FAILED": set(),
             "CANCELLED": set(),
+        },
+    ),
+    # A node drain runs once and ends: drained, incomplete at its deadline, node not found, failed, dry run.
+    Case(
+        NodeDrain,
+        "status",
+        "move_to",
+        DRAIN_STATUS_TRANSITIONS,
+        "Node drain status",
+        {
+            "RUNNING": {"DRAINED", "INCOMPLETE", "NODE_NOT_FOUND", "FAILED", "DRY_RUN"},
+            "DRAINED": set(),
+            "INCOMPLETE": set(),
+            "NODE_NOT_FOUND": set(),
+            "FAILED": set(),
+            "DRY_RUN": set(),
         },
     ),
     # The governed lifecycle: candidate -> testing -> graduated -> enabled; archived is final.
