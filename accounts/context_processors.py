@@ -24,6 +24,9 @@ class NavSection:
 NAV_SECTIONS: tuple[NavSection, ...] = (
     NavSection("Accounts", "account_list", Capability.VIEW_ACCOUNTS, "Connected AWS accounts and their status."),
     NavSection("Fleet", "instance_list", Capability.VIEW_ACCOUNTS, "EC2 instances, Spot moves and their history."),
+    NavSection(
+        "Kubernetes", "kube_cluster_list", Capability.VIEW_ACCOUNTS, "Clusters spotopt reaches and its node drains."
+    ),
     NavSection("Approvals", "approval_list", Capability.VIEW_ACCOUNTS, "Risky actions waiting for a decision."),
     NavSection("Waste", "waste_list", Capability.VIEW_ACCOUNTS, "Idle and unused resources, and their clean-up."),
     NavSection("Risk", "risk_pools", Capability.VIEW_ACCOUNTS, "Spot capacity pools and interruption history."),

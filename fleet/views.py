@@ -150,8 +150,20 @@ def _render_detail(request, instance, *, lab_form=None, status=200):
         "show_owner": can(user, Capability.VIEW_ALL_TENANTS),
         "rogue_label": presentation.ROGUE_LABEL,
         "interruption": presentation.interruption_note(metadata),
+        "drains": _drains_of(instance),
     }
     return render(request, "fleet/instance_detail.html", context, status=status)
+
+
+def _drains_of(instance) -> list:
+    """The node's last drains, newest first (the instance is the user's: so are they)."""
+    if instance.orchestrator_type != OrchestratorType.KUBERNETES:
+        return []
+    from kube.models import NodeDrain
+
+    return list(
+        NodeDrain.objects.filter(instance=instance).select_related("cluster", "event").order_by("-started_at")[:5]
+    )
 
 
 class InstanceObjectMixin(TenantObjectMixin):

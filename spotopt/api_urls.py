@@ -5,6 +5,7 @@ from django.urls import path
 from accounts import api as accounts_api
 from approvals import api as approvals_api
 from fleet import api as fleet_api
+from kube import api as kube_api
 from mlgov import api as mlgov_api
 from risk import api as risk_api
 from sla import api as sla_api
@@ -16,6 +17,7 @@ router = ApiRouter()
 accounts_api.register(router)
 approvals_api.register(router)
 fleet_api.register(router)
+kube_api.register(router)
 mlgov_api.register(router)
 risk_api.register(router)
 sla_api.register(router)

@@ -17,6 +17,7 @@ urlpatterns = [
     path("risk/", include("risk.urls")),
     path("sla/", include("sla.urls")),
     path("waste/", include("waste.urls")),
+    path("kube/", include("kube.urls")),
     path("lab/", include("mlgov.urls")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),

@@ -41,12 +41,15 @@ from accounts import teams
 from accounts.choices import AccountStatus, EnvironmentType, Role
 from accounts.models import Account
 from approvals.choices import ApprovalStatus, ExecutionStatus
+from kube.choices import ClusterSource
+from kube.models import KubeCluster
 from mlgov.choices import ModelStatus
 from mlgov.services import model_move, model_upload
 from risk.choices import HeldEventStatus
 from risk.models import HeldRiskEvent
 from tests.aws_fixtures import CUSTOMER_ACCOUNT, OTHER_CUSTOMER_ACCOUNT, create_user_with_keys, moto  # noqa: F401
 from tests.conftest import TEST_PASSWORD
+from tests.kube.test_api import make_cluster, make_drain
 from tests.mlgov.onnx_models import risk_model
 from tests.risk.factories import make_event, make_held, make_pool, make_rejected
 from tests.sla.test_api import make_downtime
@@ -211,6 +214,14 @@ def prepare(client_user, other_client, make_user, make_account, make_instance, m
             return model_move(user=lab, model=model, status=ModelStatus.ARCHIVED) if refused else model
         if case.path.startswith("/api/v1/waste/"):
             return make_waste(account(client_user, environment_type=env), next(_serial))
+        if case.path.startswith("/api/v1/clusters/"):
+            # A registered cluster (its check answers "unreachable" at once); refused: an EKS one (no removal).
+            cluster = make_cluster(account(client_user, environment_type=env), next(_serial))
+            if refused:
+                KubeCluster.objects.filter(pk=cluster.pk).update(source=ClusterSource.EKS)
+            return cluster
+        if case.path.startswith("/api/v1/node-drains/"):
+            return make_drain(account(client_user, environment_type=env), next(_serial))
         raise AssertionError(f"No row for {case.path}: teach `prepare` about it")
 
     def fill_body(case, user, refused: bool):
