@@ -5,7 +5,8 @@ instances (fleet.optimizer), then plans what each SWITCH, FALLBACK_ONDEMAND and 
 leads to, and says so in the log row (features_used["execution"]):
 
 - shadow-mode instances: logged only, never an AWS write;
-- Kubernetes nodes: logged only (cordon and drain belong to the Kubernetes integration);
+- Kubernetes nodes: switched like any instance, with the cluster in the loop (below); a Karpenter node, a node
+  of a cluster spotopt does not know, and an account in Kubernetes dry run are logged only, and say why;
 - an instance with a switch already open, or an Auto Scaling group with its share of members planned or in
   flight (Account.switch_max_group_share, at least one): not now, the reason says which;
 - PROD accounts without allow_automatic_switches: a Switch AWAITING_APPROVAL and a SWITCH_INSTANCE approval
@@ -22,6 +23,12 @@ A switch (`switch_execute`) follows one of two procedures, and records every ste
   for the moment when the group is full), wait until the group has it InService, detach the old one with
   ShouldDecrementDesiredCapacity (N+1 -> N), terminate it, put MaxSize back. Capacity: the group's healthy
   InService members, never below N. The database holds at most one running swap per group.
+
+A Kubernetes node adds two steps before the old instance leaves (kube.drain, through the cluster's API): the
+new node must be Ready in the cluster (KUBE_NODE_READY_TIMEOUT_SECONDS), then the old node is tainted,
+cordoned and drained; a drain that does not finish (a PodDisruptionBudget, the deadline) rolls back, and the
+rollback uncordons the old node. The database's one running swap per group is at most one node per node
+group at a time.
 
 Any failure before the old instance leaves rolls back (the new one detached and terminated, the old one
 untouched: ROLLED_BACK); a capacity drop below N seen at a step is an outage spotopt caused, written as a
@@ -166,6 +173,40 @@ def _group_load(instances) -> tuple[dict, dict]:
     return members, open_switches
 
 
+def _known_clusters(instances) -> set[tuple]:
+    """(account id, cluster name) of the clusters spotopt can reach for these nodes (one query)."""
+    from kube.models import KubeCluster
+
+    nodes = [i for i in instances if i.orchestrator_type == OrchestratorType.KUBERNETES]
+    if not nodes:
+        return set()
+    return set(
+        KubeCluster.objects.filter(account_id__in={i.account_id for i in nodes}).values_list("account_id", "name")
+    )
+
+
+def _kubernetes_refusal(instance: Instance, clusters: set[tuple]) -> str:
+    """Why a Kubernetes node's decision is logged only ("" when it can be switched)."""
+    membership = instance.cluster_membership or {}
+    name = membership.get("cluster_name", "")
+    if membership.get("nodepool") and not membership.get("asg_name"):
+        return (
+            "Karpenter node: Karpenter chooses its nodes' pools (its NodePool); spotopt evaluates it and feeds the "
+            "hive, and drains it on an interruption warning"
+        )
+    if (instance.account_id, name) not in clusters:
+        return (
+            f"Kubernetes node of {name or 'an unnamed cluster'}: spotopt cannot reach that cluster yet (EKS clusters "
+            "come with discovery; register a self-managed one on the Kubernetes page), so nothing is switched"
+        )
+    if instance.account.kubernetes_dry_run:
+        return (
+            "Kubernetes dry run: the switch would launch the replacement, wait for its node to be Ready, drain this "
+            "node and retire it; nothing was done"
+        )
+    return ""
+
+
 def _plan(logs, *, now) -> list[Switch]:
     """Say in each executable log row what happens to it, and build (unsaved) the switches to run."""
     deciding = [log for log in logs if log.decision in EXECUTED_DECISIONS]
@@ -180,6 +221,7 @@ def _plan(logs, *, now) -> list[Switch]:
         )
     )
     resting = _resting([log.instance for log in deciding], now=now)
+    clusters = _known_clusters([log.instance for log in deciding])
     members, open_in_group = _group_load([log.instance for log in deciding])
     switches = []
     for log in deciding:
@@ -189,11 +231,10 @@ def _plan(logs, *, now) -> list[Switch]:
             log.features_used["execution"] = "shadow mode: logged only, no AWS write"
             continue
         if instance.orchestrator_type == OrchestratorType.KUBERNETES:
-            log.features_used["execution"] = (
-                "Kubernetes node: evaluated and logged only; cordoning and draining nodes comes with the "
-                "Kubernetes integration, not yet"
-            )
-            continue
+            refusal = _kubernetes_refusal(instance, clusters)
+            if refusal:
+                log.features_used["execution"] = refusal
+                continue
         if instance.pk in open_by_instance:
             status = SwitchStatus(open_by_instance[instance.pk]).label.lower()
             log.features_used["execution"] = f"not now: a switch of this instance is already {status}"
@@ -365,6 +406,13 @@ class SwitchRun:
         self.floor = 1  # the capacity the steps must never go below
         self.last_good_at = timezone.now()
         self.downtime = None
+        # A Kubernetes node: its cluster, and the old node once it was cordoned (a rollback uncordons it).
+        self.kube_cluster = None
+        self.cordoned_node: str | None = None
+        if self.old.orchestrator_type == OrchestratorType.KUBERNETES:
+            from kube.services import cluster_for
+
+            self.kube_cluster = cluster_for(self.old)
 
     # Capacity ----------------------------------------------------------------------------------------------
 
@@ -498,6 +546,7 @@ class SwitchRun:
             "started", f"{self.old.instance_id} alone{served}", target_groups=[list(g) for g in self.target_groups]
         )
         self.launch()
+        self.node_handover()
         if self.target_groups:
             self.serve_like_old()
         self.retire_old()
@@ -543,6 +592,54 @@ class SwitchRun:
             self.elb.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": self.old.instance_id, "Port": port}])
         self.step("deregistered old", self.old.instance_id)
 
+    # Kubernetes --------------------------------------------------------------------------------------------
+
+    def new_node_ready(self, api) -> str | None:
+        from kube.drain import node_is_ready, node_name_for
+
+        name = node_name_for(api, self.new)
+        return name if name is not None and node_is_ready(api.node(name)) else None
+
+    def node_handover(self) -> None:
+        """A Kubernetes node: the new node Ready in the cluster first, then the old one drained."""
+        if self.kube_cluster is None:
+            return
+        from kube.choices import DrainStatus, DrainTrigger
+        from kube.drain import node_drain
+        from kube.presentation import drain_summary
+        from kube.services import access_for
+        from spotopt import kube
+
+        access = access_for(self.kube_cluster)
+        timeout = settings.KUBE_NODE_READY_TIMEOUT_SECONDS
+        deadline = time.monotonic() + timeout
+        with kube.kube_errors(f"wait for the node of {self.new.instance_id}", access), kube.api_for(access) as api:
+            while (ready := self.new_node_ready(api)) is None:
+                if time.monotonic() >= deadline:
+                    raise SwitchAborted(
+                        f"{self.new.instance_id} did not become a Ready node of {self.kube_cluster.name} within "
+                        f"{timeout} s (does its launch template join the cluster?)."
+                    )
+                time.sleep(max(_poll_seconds(), 0.2))
+        self.step("node ready", f"{ready} Ready in {self.kube_cluster.name}")
+        drain = node_drain(
+            cluster=self.kube_cluster, instance=self.old, trigger=DrainTrigger.SWITCH, switch=self.switch
+        )
+        if drain.node_name and drain.status not in (DrainStatus.NODE_NOT_FOUND, DrainStatus.DRY_RUN):
+            self.cordoned_node = drain.node_name
+        if drain.status not in (DrainStatus.DRAINED, DrainStatus.NODE_NOT_FOUND):
+            raise SwitchAborted(f"{drain_summary(drain)}: the old node stays.")
+        self.step("drained old", drain_summary(drain), drain=str(drain.pk))
+
+    def release_old_node(self) -> None:
+        if self.kube_cluster is None or not self.cordoned_node:
+            return
+        from kube.choices import DrainTrigger
+        from kube.drain import node_release
+
+        node_release(cluster=self.kube_cluster, node_name=self.cordoned_node, trigger=DrainTrigger.SWITCH)
+        self.cordoned_node = None
+
     def cluster(self) -> None:
         group = self._group()
         self.floor = _in_service(group)
@@ -559,6 +656,7 @@ class SwitchRun:
         )
         self.wait(f"{self.new.instance_id} InService in {self.switch.asg_name}", self.new_in_service)
         self.step("in service")
+        self.node_handover()
         self.asg.detach_instances(
             AutoScalingGroupName=self.switch.asg_name,
             InstanceIds=[self.old.instance_id],
@@ -588,6 +686,10 @@ class SwitchRun:
         """Undo what was done: the new instance out of the group and terminated, MaxSize back; the old one
         is left exactly as it was. Each undo is tried even when an earlier one fails."""
         problems = []
+        try:
+            self.release_old_node()
+        except Exception as error:  # keep undoing the rest
+            problems.append(f"uncordoning the old node {self.cordoned_node}: {error}")
         for arn, port in self.registered:
             try:
                 self.elb.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": self.new.instance_id, "Port": port}])
@@ -654,6 +756,14 @@ class SwitchRun:
             run.elb = aws.client_for(switch.account, "elbv2", switch.instance.region)
         if switch.asg_name:
             run.floor = next((s["floor"] for s in switch.steps), 1)
+        if run.kube_cluster is not None:
+            from kube.choices import DrainStatus
+            from kube.models import NodeDrain
+
+            drained = NodeDrain.objects.filter(switch=switch).exclude(
+                status__in=[DrainStatus.NODE_NOT_FOUND, DrainStatus.DRY_RUN]
+            )
+            run.cordoned_node = drained.values_list("node_name", flat=True).first() or None
         return run
 
 
@@ -665,7 +775,9 @@ def _recheck(switch: Switch) -> None:
     if old.is_shadow_mode:
         raise SwitchAborted(f"{old.instance_id} is in shadow mode now: no AWS write.")
     if old.orchestrator_type == OrchestratorType.KUBERNETES:
-        raise SwitchAborted(f"{old.instance_id} is a Kubernetes node now: its switch belongs to the cluster.")
+        refusal = _kubernetes_refusal(old, _known_clusters([old]))
+        if refusal:
+            raise SwitchAborted(f"{old.instance_id}: {refusal}.")
     if not switch.account.is_active:
         raise SwitchAborted("The account was deactivated since the decision.")
     pool = (old.region, switch.target_availability_zone, switch.target_instance_type)

@@ -7,8 +7,10 @@
 - A termination warning on an instance with a live replica promotes the replica: no downtime, nothing is
   logged. Without one an emergency replacement is launched (a safe Spot pool, else on-demand in the same
   zone) and the downtime is logged (cause no_replica) from the warning until the replacement runs.
-- Kubernetes nodes are recorded and left alone: draining a node belongs to the cluster (the Kubernetes
-  issue), and the instance page says so.
+- A Kubernetes node is tainted, cordoned and drained through its cluster's API (kube.drain, the timeline on
+  the instance's page); then a node of a managed node group or Auto Scaling group is replaced as above
+  (attached before the doomed one leaves), a Karpenter node is left to Karpenter, and any other node is
+  only drained. A cluster spotopt cannot reach or does not know is recorded with what to grant.
 - LAB accounts' events never act (they are logged only).
 
 Every reaction is written on the instance (instance_metadata["interruption"]) for its page. A reaction
@@ -114,7 +116,7 @@ def event_react(*, event: GlobalRiskEvent) -> Reaction | None:
         return None
     try:
         if instance.orchestrator_type == OrchestratorType.KUBERNETES:
-            reaction = Reaction("left_to_kubernetes", "Kubernetes nodes are drained by the cluster, not replaced.")
+            reaction = _on_kubernetes_node(instance, event)
         elif event.event_type == RiskEventType.REBALANCE_NOTICE:
             reaction = _on_rebalance(instance)
         else:
@@ -124,6 +126,35 @@ def event_react(*, event: GlobalRiskEvent) -> Reaction | None:
         reaction = Reaction("failed", exc.message)
     _note(instance, event, reaction)
     return reaction
+
+
+def _on_kubernetes_node(instance: Instance, event: GlobalRiskEvent) -> Reaction:
+    from kube.choices import DrainStatus, DrainTrigger
+    from kube.drain import node_drain
+    from kube.presentation import drain_summary
+    from kube.services import cluster_for
+
+    try:
+        cluster = cluster_for(instance)
+    except DomainError as unknown:
+        return Reaction("cluster_unknown", unknown.message)
+    rebalance = event.event_type == RiskEventType.REBALANCE_NOTICE
+    trigger = DrainTrigger.REBALANCE_NOTICE if rebalance else DrainTrigger.TERMINATION_NOTICE
+    drain = node_drain(cluster=cluster, instance=instance, trigger=trigger, event=event)
+    summary = drain_summary(drain)
+    membership = instance.cluster_membership or {}
+    if drain.status in (DrainStatus.DRY_RUN, DrainStatus.FAILED):
+        return Reaction("node_drain_" + drain.status.lower(), f"{summary}; no replacement was launched.")
+    if membership.get("asg_name"):
+        # The drained node's pods already run elsewhere: its group gets a replacement attached before the
+        # node leaves (no downtime is logged: nothing served only from it).
+        replaced = _on_rebalance(instance)
+        return Reaction(
+            replaced.action, f"{summary}; then {replaced.detail}", replaced.replacement_id, replaced.launch_requested_at
+        )
+    if membership.get("nodepool"):
+        return Reaction("node_drained", f"{summary}; Karpenter replaces the node (its NodePool decides where).")
+    return Reaction("node_drained", f"{summary}; the node is in no group that spotopt could replace it in.")
 
 
 def _live_replica(instance: Instance) -> Instance | None:

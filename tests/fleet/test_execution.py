@@ -194,14 +194,17 @@ def test_shadow_mode_logs_the_decision_and_makes_no_aws_write(catalog_account, m
     assert state_of(ec2, old.instance_id) == "running"
 
 
-def test_a_kubernetes_node_is_evaluated_and_logged_only(catalog_account, models, ec2):
+def test_a_node_of_a_cluster_spotopt_cannot_reach_is_evaluated_and_logged_only(catalog_account, models, ec2):
+    """(Nodes of a reachable cluster are switched with the cluster in the loop: tests/kube/test_node_switch.py.)"""
     account = lab(catalog_account)
-    node = launch(ec2, account, lab_model="1-lab", orchestrator_type="KUBERNETES")
+    node = launch(
+        ec2, account, lab_model="1-lab", orchestrator_type="KUBERNETES", cluster_membership={"cluster_name": "shop"}
+    )
     market(node, **CHEAP)
     optimizer_cycle(account=account, inline=True)
     log = ExperimentLog.objects.get(instance=node)
     assert log.decision == Decision.SWITCH
-    assert log.features_used["execution"].startswith("Kubernetes node: evaluated and logged only")
+    assert log.features_used["execution"].startswith("Kubernetes node of shop: spotopt cannot reach that cluster")
     assert not Switch.objects.exists()
 
 

@@ -165,14 +165,16 @@ def test_an_asg_member_gets_its_replacement_attached_before_it_is_detached(ec2, 
     assert not Instance.objects.get(pk=doomed.pk).is_active
 
 
-def test_kubernetes_nodes_are_recorded_and_left_to_the_cluster(ec2, account, client):
+def test_a_node_of_a_cluster_spotopt_does_not_know_is_recorded_with_what_to_do(ec2, account, client):
+    """(Nodes of a known cluster are drained, then replaced: tests/kube/test_node_switch.py.)"""
     node = launch(ec2, account, tags={"eks:cluster-name": "prod", "eks:nodegroup-name": "spot"})
     deliver(INTERRUPTION, node)
-    assert note(node)["action"] == "left_to_kubernetes"
+    assert note(node)["action"] == "cluster_unknown"
+    assert "The cluster prod of" in note(node)["detail"] and "is not known to spotopt" in note(node)["detail"]
     assert not Instance.objects.filter(instance_metadata__tags__has_key="spotopt:replaces").exists()
     client.force_login(account.user)
     page = client.get(reverse("instance_detail", args=[node.pk])).content.decode()
-    assert "left to the cluster" in page and "Interruption warning" in page
+    assert "is not known to spotopt" in page and "Interruption warning" in page and "Node drains" in page
 
 
 def test_lab_accounts_events_never_act(ec2, account):
