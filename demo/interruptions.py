@@ -11,8 +11,10 @@ Two rounds, so each reaction sees the one before it (a listener process reacts t
 1. rebalance recommendations: a standalone Spot instance gets a replica, an Auto Scaling group member a
    replacement attached before it is detached;
 2. interruption warnings: the instance with a replica has it promoted (no downtime), another standalone
-   Spot instance gets an emergency replacement (its downtime is logged), a Karpenter node is left to
-   Kubernetes, and a LAB account's warning is logged without poisoning anything.
+   Spot instance gets an emergency replacement (its downtime is logged), a node of the EKS node group and
+   the Karpenter node are tainted, cordoned and drained through the cluster's API (demo.kubernetes; the
+   node-group node is then replaced in its group, Karpenter replaces its own), and a LAB account's warning
+   is logged without poisoning anything.
 """
 
 import json
@@ -121,11 +123,19 @@ def demo_interruptions_seed(*, prod: Account, lab: Account, progress=print) -> I
         None,
     )
     karpenter = _instances(prod, lifecycle=Lifecycle.SPOT, orchestrator_type=OrchestratorType.KUBERNETES).first()
+    node_group_node = next(
+        (
+            i
+            for i in _instances(prod, orchestrator_type=OrchestratorType.KUBERNETES)
+            if i.cluster_membership.get("asg_name")
+        ),
+        None,
+    )
     lab_spot = _instances(lab, lifecycle=Lifecycle.SPOT).first()
 
     rounds = [
         [(prod, i, REBALANCE) for i in [*standalone[:1], asg_member] if i],
-        [(prod, i, INTERRUPTION) for i in [*standalone[:2], karpenter] if i]
+        [(prod, i, INTERRUPTION) for i in [*standalone[:2], node_group_node, karpenter] if i]
         + ([(lab, lab_spot, INTERRUPTION)] if lab_spot else []),
     ]
     for events in rounds:

@@ -61,6 +61,7 @@ from .estate import (
     wrap_aws,
 )
 from .interruptions import InterruptionSeed, demo_interruptions_seed
+from .kubernetes import KubernetesSeed, demo_kubernetes_seed
 
 USER_EMAIL_DOMAIN = "demo.spotopt.local"
 TEAM_NAME = "Acme"
@@ -115,6 +116,7 @@ class DemoSeedResult:
     approvals_filed: int = 0
     approvals_pending: int = 0
     interruptions: InterruptionSeed | None = None
+    kubernetes: KubernetesSeed | None = None
     waste: dict = field(default_factory=dict)
     model: str = ""
     experiments: dict = field(default_factory=dict)
@@ -340,6 +342,10 @@ def demo_estate_seed(*, progress: Progress | None = None) -> DemoSeedResult:
     prod = next(a for a in accounts if a.environment_type == EnvironmentType.PROD)
     lab = next(a for a in accounts if a.environment_type == EnvironmentType.LAB)
     result.approvals_filed = demo_approvals_seed(prod=prod, lab=lab)
+    say("Kubernetes ...")
+    result.kubernetes = demo_kubernetes_seed(
+        prod=prod, registrar=User.objects.get(username=DEMO_ADMIN_USERNAME), progress=say
+    )
     say("Interruption events ...")
     result.interruptions = demo_interruptions_seed(prod=prod, lab=lab, progress=say)
     say("Models ...")

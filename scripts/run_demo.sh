@@ -106,6 +106,27 @@ if ! curl -s -o /dev/null "$AWS_ENDPOINT_URL/moto-api/"; then
     exit 1
 fi
 
+# The demo's Kubernetes cluster: a real kube-apiserver on 127.0.0.1 when its binary has been built once
+# (`make kube-apiserver`, cached outside the repository); the seed registers it and drains its nodes.
+KUBE_DIR="$VAR_DIR/kube"
+mkdir -p "$KUBE_DIR"
+rm -f "$KUBE_DIR/access.json" "$KUBE_DIR/join.json"
+if kube_missing="$("$PY" -m demo.kube_local check 2>&1)"; then
+    echo "Starting the local kube-apiserver for the demo's cluster acme-prod-eks (log: $LOG_DIR/kube.log)"
+    start_bg "$LOG_DIR/kube.log" "$PY" -m demo.kube_local serve --dir "$KUBE_DIR"
+    kube_pid="${pids[-1]}"
+    for _ in $(seq 1 300); do
+        [[ -s "$KUBE_DIR/access.json" ]] && break
+        kill -0 "$kube_pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    if [[ ! -s "$KUBE_DIR/access.json" ]]; then
+        echo "The local kube-apiserver did not start (see $LOG_DIR/kube.log): the demo's cluster stays unregistered."
+    fi
+else
+    echo "Kubernetes: ${kube_missing}. The demo's cluster acme-prod-eks is shown without drains."
+fi
+
 "$PY" manage.py migrate --no-input
 "$PY" manage.py collectstatic --no-input --verbosity 0
 "$PY" manage.py seed_demo --summary-file "$SUMMARY"
@@ -134,8 +155,8 @@ done
 # Last on the screen: where to sign in, with whom (the file held the passwords; it goes now).
 cat "$SUMMARY"
 rm -f "$SUMMARY"
-echo "Logs: $LOG_DIR/ (web.log, qcluster.log, listener.log, moto.log). Ctrl-C stops moto, the cluster, the"
-echo "listener and the web server."
+echo "Logs: $LOG_DIR/ (web.log, qcluster.log, listener.log, moto.log, kube.log). Ctrl-C stops moto, the"
+echo "kube-apiserver, the task cluster, the listener and the web server."
 # Waited for in the background: bash runs its traps only between commands, and `wait` is interrupted
 # by a signal where a foreground command is not.
 wait "$web_pid"

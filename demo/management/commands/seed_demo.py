@@ -64,6 +64,14 @@ class Command(BaseCommand):
                 f"Interruption events: {SpotPoolRisk.objects.filter(poisoned_now()).count()} poisoned pool(s) "
                 f"(Risk page), {DowntimeLog.objects.count()} downtime stretch(es) (SLA page)"
             )
+        if result.kubernetes is not None:
+            if result.kubernetes.available:
+                self.stdout.write(
+                    f"Kubernetes: the local kube-apiserver serves acme-prod-eks ({result.kubernetes.nodes} nodes); "
+                    "two nodes' interruption warnings were drained (Kubernetes page, each node's Instance page)"
+                )
+            else:
+                self.stdout.write(f"Kubernetes: {result.kubernetes.note}")
         if result.experiments:
             found = ", ".join(f"{n} {d}" for d, n in sorted(result.experiments.items()))
             self.stdout.write(f"Optimizer: one cycle over the fleet ({found}) (Fleet → Experiments, Approvals)")
