@@ -100,9 +100,11 @@ def demo_kubernetes_seed(*, prod: Account, registrar: User, progress) -> Kuberne
     kubelet = Kubelet(server)
     nodes = _nodes_of(prod)
     deadline = time.monotonic() + JOIN_WAIT_SECONDS
-    joined = {}
+    joined, cordoned = {}, set()
     while time.monotonic() < deadline:
-        by_provider = {n.spec.provider_id: n.metadata.name for n in kubelet.core.list_node().items}
+        listed = kubelet.core.list_node().items
+        by_provider = {n.spec.provider_id: n.metadata.name for n in listed}
+        cordoned = {n.metadata.name for n in listed if n.spec.unschedulable}
         joined = {node.pk: by_provider.get(f"aws:///{node.availability_zone}/{node.instance_id}") for node in nodes}
         if all(joined.values()):
             break
@@ -111,7 +113,7 @@ def demo_kubernetes_seed(*, prod: Account, registrar: User, progress) -> Kuberne
     existing_pods = set(kubelet.pods_on_all())
     for index, node in enumerate(nodes):
         name = joined.get(node.pk)
-        if not name:
+        if not name or name in cordoned:  # a drained node takes no new pods (the scheduler would not place any)
             continue
         karpenter = bool((node.cluster_membership or {}).get("nodepool"))
         wanted = (
