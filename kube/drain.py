@@ -18,9 +18,12 @@ recorded with why (INCOMPLETE). A per-account dry run records what would be done
 """
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+import urllib3
 from django.conf import settings
 from django.utils import timezone
 from kubernetes.client.exceptions import ApiException
@@ -42,6 +45,7 @@ TAINT_KEYS = {
 TAINT_EFFECT = "NoSchedule"
 MAX_TAINT_VALUE = 63
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+ALREADY_CORDONED = "already cordoned"  # by someone else: a rollback leaves it so
 EVICTION_APIS = ("policy/v1", "policy/v1beta1")
 MAX_BACKOFF_SECONDS = 8.0
 CONFLICT_RETRIES = 5
@@ -54,6 +58,7 @@ class _Pod:
     uid: str
     requested: bool = False
     why: str = ""  # why it is still there (PDB, an error)
+    failed: bool = False  # refused for good (not retried)
 
 
 @dataclass
@@ -130,12 +135,19 @@ def _taints(node) -> list[dict]:
     ]
 
 
+def taint_value(value: str) -> str:
+    """A taint's value is a label value: at most 63 of [A-Za-z0-9._-], alphanumeric at both ends (an event id
+    from a webhook may hold ':' or '/')."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "-", value)[:MAX_TAINT_VALUE]
+    return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", cleaned)
+
+
 def taint_node(api: kube.KubeApi, name: str, key: str, value: str) -> bool:
     def change(node):
         taints = _taints(node)
         if any(t["key"] == key and t["effect"] == TAINT_EFFECT for t in taints):
             return None
-        taints.append({"key": key, "value": value[:MAX_TAINT_VALUE], "effect": TAINT_EFFECT})
+        taints.append({"key": key, "value": taint_value(value), "effect": TAINT_EFFECT})
         return {"spec": {"taints": taints}}
 
     return _update_node(api, name, change)
@@ -170,9 +182,18 @@ def _skip_reason(pod) -> str:
     return ""
 
 
+def _version_not_served(exc: ApiException) -> bool:
+    """The server does not know Eviction in policy/v1 (Kubernetes < 1.22 answers 400 'no kind "Eviction" is
+    registered for version "policy/v1"'); any other 400 is the pod's own problem."""
+    reason = kube._server_reason(exc).lower()
+    return exc.status in (400, 406) and ("policy/v1" in reason or "no kind" in reason or "not registered" in reason)
+
+
 def _evict(run: DrainRun, pod: _Pod) -> None:
-    """One eviction request; sets pod.requested or pod.why. Falls back to policy/v1beta1 once."""
-    grace = settings.KUBE_POD_GRACE_SECONDS
+    """One eviction request; sets pod.requested or pod.why (why it must be tried again). Falls back to
+    policy/v1beta1 once. A 5xx, a timeout or a refused connection is retried like a 429, within the deadline."""
+    # A pod gets the grace period, but never more than the drain has left (AWS will not wait for it).
+    grace = max(0, min(settings.KUBE_POD_GRACE_SECONDS, int(run.left())))
     try:
         run.api.evict(pod.namespace, pod.name, api_version=run.eviction_api, grace_seconds=grace)
         pod.requested, pod.why = True, ""
@@ -181,40 +202,54 @@ def _evict(run: DrainRun, pod: _Pod) -> None:
             pod.requested, pod.why = True, ""  # already gone
         elif exc.status == 429:
             pod.why = f"a PodDisruptionBudget allows no disruption now ({kube._server_reason(exc)})"
-        elif exc.status in (400, 404, 406) and run.eviction_api == EVICTION_APIS[0]:
+        elif run.eviction_api == EVICTION_APIS[0] and _version_not_served(exc):
             run.step("eviction API", f"{EVICTION_APIS[0]} not served ({exc.status}); using {EVICTION_APIS[1]}")
             run.eviction_api = EVICTION_APIS[1]
             _evict(run, pod)
+        elif exc.status in (0, None) or exc.status >= 500:
+            pod.why = f"the API server did not answer the eviction ({exc.status or 'no answer'})"
         else:
-            raise
+            pod.why, pod.failed = f"the eviction was refused ({exc.status}: {kube._server_reason(exc)})", True
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        pod.why = f"the API server did not answer the eviction ({type(exc).__name__})"
 
 
 def _evict_all(run: DrainRun) -> None:
     backoff = settings.KUBE_EVICTION_BACKOFF_SECONDS
     while True:
-        waiting = [pod for pod in run.pods if not pod.requested]
+        waiting = [pod for pod in run.pods if not pod.requested and not pod.failed]
         for pod in waiting:
             if run.left() <= 0:
                 return
             _evict(run, pod)
-        blocked = [pod for pod in run.pods if not pod.requested]
+        blocked = [pod for pod in run.pods if not pod.requested and not pod.failed]
         if not blocked or run.left() <= 0:
             return
         pause = min(backoff, max(run.left(), 0))
-        run.step("eviction blocked", f"{len(blocked)} pod(s) refused (429), retrying in {pause:.1f} s")
+        pdb = sum(1 for pod in blocked if "PodDisruptionBudget" in pod.why)
+        why = f"{pdb} refused (429)" + (f", {len(blocked) - pdb} unanswered" if len(blocked) > pdb else "")
+        run.step("eviction blocked", f"{len(blocked)} pod(s): {why}; retrying in {pause:.1f} s")
         time.sleep(pause)
         backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
 
 def _wait_gone(run: DrainRun, node_name: str) -> set[str]:
-    """Until the deadline: the uids of evicted pods that have left the node."""
+    """Until the deadline: the uids of evicted pods that have left the node (a failed listing is tried again)."""
     requested = {pod.uid for pod in run.pods if pod.requested}
-    while True:
-        present = {p.metadata.uid for p in run.api.pods_on(node_name)}
-        gone = requested - present
-        if gone == requested or run.left() <= 0:
-            return gone
+    gone: set[str] = set()
+    first = True  # asked at least once, even when the evictions used up the deadline
+    while first or run.left() > 0:
+        first = False
+        try:
+            present = {p.metadata.uid for p in run.api.pods_on(node_name)}
+        except (ApiException, urllib3.exceptions.HTTPError, OSError):
+            present = None  # the server did not answer: ask again
+        if present is not None:
+            gone = requested - present
+            if gone == requested:
+                return gone
         time.sleep(min(0.5, max(run.left(), 0)))
+    return gone
 
 
 # --- The drain ------------------------------------------------------------------------------------------
@@ -254,15 +289,25 @@ def node_drain(
     try:
         with kube.kube_errors(f"drain the node of {instance.instance_id}", access), kube.api_for(access) as api:
             run = DrainRun(drain, api, time.monotonic() + seconds)
+            api.deadline = run.deadline
             run.step(
                 "event", f"{why}; deadline {seconds:.0f} s" + ("; dry run: nothing is written" if drain.dry_run else "")
             )
             status = _drain(run, instance, trigger, event, node_name)
         cluster_mark(cluster, reachable=True)
     except DomainError as failure:
-        cluster_mark(cluster, reachable=False, detail=failure.message)
+        if failure.code == "kubernetes_forbidden":
+            cluster_mark(cluster, reachable=True, limited=True, detail=failure.message)
+        elif isinstance(failure, kube.KubeUnreachable) or failure.code == "kubernetes_unauthorized":
+            cluster_mark(cluster, reachable=False, detail=failure.message)
         drain.steps.append({"step": "failed", "at": timezone.now().isoformat(), "detail": failure.message})
         drain.error_message = failure.message[:4000]
+        status = DrainStatus.FAILED
+    except Exception as failure:  # never a RUNNING row left behind: the drain ends FAILED, with what happened
+        logger.exception("drain %s of %s crashed", drain.pk, instance.instance_id)
+        message = f"The drain stopped on an unexpected error ({type(failure).__name__})."
+        drain.steps.append({"step": "failed", "at": timezone.now().isoformat(), "detail": message})
+        drain.error_message = message
         status = DrainStatus.FAILED
     drain.move_to(status)
     drain.finished_at = timezone.now()
@@ -280,8 +325,14 @@ def _drain(run: DrainRun, instance, trigger: str, event, node_name: str | None) 
     drain.node_name = name
     NodeDrain.objects.filter(pk=drain.pk).update(node_name=name)
     key = TAINT_KEYS[trigger]
-    value = event.event_id if event is not None else str(drain.switch_id or drain.pk)
-    found = [p for p in api.pods_on(name)]
+    value = taint_value(event.event_id if event is not None else str(drain.switch_id or drain.pk))
+    if not drain.dry_run:
+        # Tainted and cordoned before the pods are listed (as kubectl drain does): nothing new lands after.
+        taint_node(api, name, key, value)
+        run.step("tainted", f"{key}={value}:{TAINT_EFFECT}")
+        changed = cordon_node(api, name)
+        run.step("cordoned", name if changed else f"{name} ({ALREADY_CORDONED})")
+    found = list(api.pods_on(name))
     evictable, skipped = [], {}
     for pod in found:
         reason = _skip_reason(pod)
@@ -294,14 +345,10 @@ def _drain(run: DrainRun, instance, trigger: str, event, node_name: str | None) 
     drain.pods_total = len(evictable)
     NodeDrain.objects.filter(pk=drain.pk).update(pods_total=len(evictable))
     if drain.dry_run:
-        run.step("would taint", f"{key}={value[:MAX_TAINT_VALUE]}:{TAINT_EFFECT}")
+        run.step("would taint", f"{key}={value}:{TAINT_EFFECT}")
         run.step("would cordon", name)
         run.step("would evict", f"{len(evictable)} pod(s); left alone: {skipped_text}")
         return DrainStatus.DRY_RUN
-    taint_node(api, name, key, value)
-    run.step("tainted", f"{key}={value[:MAX_TAINT_VALUE]}:{TAINT_EFFECT}")
-    cordon_node(api, name)
-    run.step("cordoned", name)
     run.step("evicting", f"{len(evictable)} pod(s); left alone: {skipped_text}")
     _evict_all(run)
     gone = _wait_gone(run, name) if any(p.requested for p in run.pods) else set()
@@ -326,11 +373,37 @@ def _drain(run: DrainRun, instance, trigger: str, event, node_name: str | None) 
     return DrainStatus.DRAINED
 
 
-def node_release(*, cluster: KubeCluster, node_name: str, trigger: str) -> None:
-    """Undo a cordon and our taint (a rolled-back switch): the node takes pods again."""
+def node_release(*, cluster: KubeCluster, node_name: str, trigger: str, uncordon: bool = True) -> None:
+    """Undo our taint and (when it was ours) the cordon, for a rolled-back switch: the node takes pods again."""
     from .services import access_for
 
     access = access_for(cluster)
     with kube.kube_errors(f"uncordon the node {node_name}", access), kube.api_for(access) as api:
         untaint_node(api, node_name, TAINT_KEYS[trigger])
-        cordon_node(api, node_name, unschedulable=False)
+        if uncordon:
+            cordon_node(api, node_name, unschedulable=False)
+
+
+def tainted_by(drain: NodeDrain) -> bool:
+    return any(s["step"] == "tainted" for s in drain.steps)
+
+
+def drains_reap_stalled(*, now=None) -> int:
+    """Drains left RUNNING by a worker that died (older than any drain may run): FAILED, saying so. The node
+    stays cordoned (a person decides; a switch's rollback uncordons its own). Run by the optimizer's job."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.KUBE_DRAIN_DEADLINE_SECONDS + 120)
+    stalled = list(NodeDrain.objects.filter(status=DrainStatus.RUNNING, started_at__lt=cutoff)[:200])
+    for drain in stalled:
+        message = "The worker stopped during the drain; the node may still be cordoned."
+        drain.steps.append({"step": "failed", "at": now.isoformat(), "detail": message})
+        drain.error_message = message
+        drain.move_to(DrainStatus.FAILED)
+        drain.finished_at = now
+        drain.save(update_fields=["steps", "error_message", "status", "finished_at", "updated_at"])
+    return len(stalled)
+
+
+def cordoned_by_us(drain: NodeDrain) -> bool:
+    """Whether this drain cordoned its node (not someone before it): only then may a rollback uncordon it."""
+    return any(s["step"] == "cordoned" and ALREADY_CORDONED not in s.get("detail", "") for s in drain.steps)

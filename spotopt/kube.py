@@ -15,7 +15,10 @@ platform's AWS calls go to an emulator (EKS validates the token by calling that 
 import base64
 import hashlib
 import logging
+import os
 import ssl
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -101,13 +104,20 @@ def _ca_file(ca_pem: str) -> str:
     directory = settings.VAR_DIR / "kube-ca"
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{hashlib.sha256(ca_pem.encode()).hexdigest()}.pem"
-    if not path.exists():
-        path.write_text(ca_pem)
+    if not path.exists():  # written whole, then renamed: a concurrent reader never sees half a file
+        partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        partial.write_text(ca_pem)
+        os.replace(partial, path)
     return str(path)
 
 
-def _timeouts() -> tuple[float, float]:
-    return (settings.KUBE_CONNECT_TIMEOUT, settings.KUBE_READ_TIMEOUT)
+def _timeouts(deadline: float | None = None) -> tuple[float, float]:
+    """Connect and read timeouts, never past `deadline` (time.monotonic()) when one is set."""
+    connect, read = settings.KUBE_CONNECT_TIMEOUT, settings.KUBE_READ_TIMEOUT
+    if deadline is not None:
+        left = max(deadline - time.monotonic(), 0.5)
+        connect, read = min(connect, left), min(read, left)
+    return (connect, read)
 
 
 class KubeApi:
@@ -123,6 +133,7 @@ class KubeApi:
         config.api_key_prefix = {"BearerToken": "Bearer"}  # client >= 36 reads the prefix by this name
         config.retries = False  # retried by the drain itself, within its deadline
         self.access = access
+        self.deadline: float | None = None  # a drain sets it: no call then outlives the drain's deadline
         self.api_client = k8s.ApiClient(config)
         self.core = k8s.CoreV1Api(self.api_client)
 
@@ -136,29 +147,32 @@ class KubeApi:
         self.close()
 
     def version(self) -> str:
-        info = k8s.VersionApi(self.api_client).get_code(_request_timeout=_timeouts())
+        info = k8s.VersionApi(self.api_client).get_code(_request_timeout=_timeouts(self.deadline))
         return info.git_version
 
     def node(self, name: str):
-        return self.core.read_node(name, _request_timeout=_timeouts())
+        return self.core.read_node(name, _request_timeout=_timeouts(self.deadline))
 
     def nodes(self) -> Iterator:
         cursor = None
         while True:
-            page = self.core.list_node(limit=500, _continue=cursor, _request_timeout=_timeouts())
+            page = self.core.list_node(limit=500, _continue=cursor, _request_timeout=_timeouts(self.deadline))
             yield from page.items
             cursor = page.metadata._continue
             if not cursor:
                 return
 
     def patch_node(self, name: str, body: dict):
-        return self.core.patch_node(name, body, _request_timeout=_timeouts())
+        return self.core.patch_node(name, body, _request_timeout=_timeouts(self.deadline))
 
     def pods_on(self, node_name: str) -> list:
         pods, cursor = [], None
         while True:
             page = self.core.list_pod_for_all_namespaces(
-                field_selector=f"spec.nodeName={node_name}", limit=500, _continue=cursor, _request_timeout=_timeouts()
+                field_selector=f"spec.nodeName={node_name}",
+                limit=500,
+                _continue=cursor,
+                _request_timeout=_timeouts(self.deadline),
             )
             pods.extend(page.items)
             cursor = page.metadata._continue
@@ -166,14 +180,14 @@ class KubeApi:
                 return pods
 
     def pod(self, namespace: str, name: str):
-        return self.core.read_namespaced_pod(name, namespace, _request_timeout=_timeouts())
+        return self.core.read_namespaced_pod(name, namespace, _request_timeout=_timeouts(self.deadline))
 
     def evict(self, namespace: str, name: str, *, api_version: str, grace_seconds: int | None) -> None:
         """POST the pod's eviction subresource as `api_version` (policy/v1 or policy/v1beta1)."""
         body = {"apiVersion": api_version, "kind": "Eviction", "metadata": {"name": name, "namespace": namespace}}
         if grace_seconds is not None:
             body["deleteOptions"] = {"gracePeriodSeconds": grace_seconds}
-        self.core.create_namespaced_pod_eviction(name, namespace, body, _request_timeout=_timeouts())
+        self.core.create_namespaced_pod_eviction(name, namespace, body, _request_timeout=_timeouts(self.deadline))
 
 
 def api_for(access: ClusterAccess) -> KubeApi:
@@ -216,19 +230,25 @@ def explain_kube_error(exc: Exception, *, doing: str, access: ClusterAccess | No
             return KubeNotFound(f"The cluster{where} has no such object while trying to {doing} ({reason}).")
         if exc.status in (429, 500, 502, 503, 504):
             return KubeUnreachable(f"The cluster{where} answered {exc.status} while trying to {doing} ({reason}).")
+        if (exc.status == 0 or exc.status is None) and (exc.reason or "").startswith("SSLError"):
+            # The client turns urllib3's SSLError into a status-0 ApiException.
+            return KubeUnreachable(
+                f"The cluster{where} did not present a certificate its CA vouches for while trying to {doing} "
+                "(check the CA data).",
+                code="kubernetes_tls",
+            )
         if exc.status == 0 or exc.status is None:
             return KubeUnreachable(f"The cluster{where} could not be reached while trying to {doing} ({reason}).")
         return KubeError(f"The cluster{where} answered {exc.status} while trying to {doing} ({reason}).")
     if isinstance(exc, urllib3.exceptions.HTTPError | ssl.SSLError | OSError):
-        detail = type(exc).__name__
-        if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
-            detail = type(exc.reason).__name__
-            if isinstance(exc.reason, urllib3.exceptions.SSLError):
-                return KubeUnreachable(
-                    f"The cluster{where} did not present a certificate its CA vouches for while trying to {doing} "
-                    "(check the CA data).",
-                    code="kubernetes_tls",
-                )
+        cause = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None else exc
+        if isinstance(cause, urllib3.exceptions.SSLError | ssl.SSLError):
+            return KubeUnreachable(
+                f"The cluster{where} did not present a certificate its CA vouches for while trying to {doing} "
+                "(check the CA data).",
+                code="kubernetes_tls",
+            )
+        detail = type(cause).__name__
         return KubeUnreachable(
             f"The cluster{where} could not be reached while trying to {doing} ({detail}). Check the endpoint and "
             "that the platform's network reaches it."
@@ -243,3 +263,9 @@ def kube_errors(doing: str, access: ClusterAccess | None = None) -> Iterator[Non
         yield
     except (ApiException, urllib3.exceptions.HTTPError, ssl.SSLError, OSError) as exc:
         raise explain_kube_error(exc, doing=doing, access=access) from None
+    except AttributeError as exc:
+        # The client (36.x) decodes an ApiException's body even when there is none (a TLS failure is
+        # status 0 without a body): the AttributeError it raises carries the real error as its context.
+        if isinstance(exc.__context__, ApiException):
+            raise explain_kube_error(exc.__context__, doing=doing, access=access) from None
+        raise

@@ -182,7 +182,7 @@ def test_a_cluster_whose_rbac_denies_us_fails_the_drain_with_what_to_grant_and_n
     assert "403" in drain.error_message and "ClusterRole" in drain.error_message
     assert apiserver.nobody_token not in drain.error_message + str(drain.steps)
     cluster.refresh_from_db()
-    assert cluster.state == ClusterState.UNREACHABLE and "403" in cluster.state_detail
+    assert cluster.state == ClusterState.LIMITED and "403" in cluster.state_detail
 
 
 def test_an_unreachable_cluster_fails_the_drain_with_the_reason(kubelet, register_cluster, node_instance):
@@ -200,5 +200,51 @@ def test_the_cluster_check_reads_the_version_and_names_missing_permissions(apise
     assert admin.state == ClusterState.REACHABLE and admin.server_version == "v1.20.2"
 
     nobody = cluster_check(cluster=register_cluster(node_instance.account, name="locked", token=apiserver.nobody_token))
-    assert nobody.state == ClusterState.UNREACHABLE
+    assert nobody.state == ClusterState.LIMITED
     assert "patch nodes" in nobody.state_detail and "create pods/eviction" in nobody.state_detail
+
+
+def test_a_cluster_whose_certificate_the_ca_does_not_vouch_for_says_check_the_ca(register_cluster, node_instance):
+    from tests.kube.certs import SELF_SIGNED_CA
+
+    cluster = register_cluster(node_instance.account)
+    cluster.ca_pem = SELF_SIGNED_CA  # another CA than the server's
+    cluster.save(update_fields=["ca_pem"])
+    checked = cluster_check(cluster=cluster)
+    assert checked.state == ClusterState.UNREACHABLE and "check the CA data" in checked.state_detail
+
+
+def test_an_event_id_that_is_no_label_value_still_makes_a_valid_taint(kubelet, register_cluster, node_instance):
+    from kube.drain import taint_value
+    from tests.risk.factories import make_event
+
+    assert taint_value("webhook:acct/123:-") == "webhook-acct-123"
+    assert len(taint_value("x" * 80)) == 63
+    cluster = register_cluster(node_instance.account)
+    kubelet.add_node(NODE, instance_id=node_instance.instance_id)
+    event = make_event(node_instance.account, event_id="hook:2026/12/04 10:00:00#" + "z" * 60)
+    drain = node_drain(cluster=cluster, instance=node_instance, trigger=DrainTrigger.TERMINATION_NOTICE, event=event)
+    assert drain.status == DrainStatus.DRAINED, drain.steps
+    (ours,) = [t for t in kubelet.node(NODE).spec.taints if t.key == TAINT_KEYS[DrainTrigger.TERMINATION_NOTICE]]
+    assert ours.value.startswith("hook-2026-12-04-10-00-00") and len(ours.value) <= 63
+
+
+def test_a_drain_a_dead_worker_left_running_is_closed_as_failed(node_instance, clock):
+    from datetime import timedelta
+
+    from kube.drain import drains_reap_stalled
+    from kube.models import NodeDrain
+
+    drain = NodeDrain.objects.create(
+        account=node_instance.account,
+        instance=node_instance,
+        ec2_instance_id=node_instance.instance_id,
+        trigger=DrainTrigger.REBALANCE_NOTICE,
+        started_at=clock.now,
+    )
+    assert drains_reap_stalled() == 0
+    clock.advance(seconds=90 + 121)
+    assert drains_reap_stalled() == 1
+    drain.refresh_from_db()
+    assert drain.status == DrainStatus.FAILED and "worker stopped" in drain.error_message
+    assert drain.finished_at == clock.now and timedelta(0) < drain.finished_at - drain.started_at
