@@ -174,15 +174,19 @@ def _group_load(instances) -> tuple[dict, dict]:
 
 
 def _known_clusters(instances) -> set[tuple]:
-    """(account id, cluster name) of the clusters spotopt can reach for these nodes (one query)."""
+    """(account id, cluster name, region: "" for a registered cluster) of the clusters spotopt can reach for
+    these nodes (one query)."""
     from kube.models import KubeCluster
 
     nodes = [i for i in instances if i.orchestrator_type == OrchestratorType.KUBERNETES]
     if not nodes:
         return set()
-    return set(
-        KubeCluster.objects.filter(account_id__in={i.account_id for i in nodes}).values_list("account_id", "name")
-    )
+    found = set()
+    for account_id, name, region, source in KubeCluster.objects.filter(
+        account_id__in={i.account_id for i in nodes}
+    ).values_list("account_id", "name", "region", "source"):
+        found.add((account_id, name, region if source == "EKS" else ""))
+    return found
 
 
 def _kubernetes_refusal(instance: Instance, clusters: set[tuple]) -> str:
@@ -194,7 +198,7 @@ def _kubernetes_refusal(instance: Instance, clusters: set[tuple]) -> str:
             "Karpenter node: Karpenter chooses its nodes' pools (its NodePool); spotopt evaluates it and feeds the "
             "hive, and drains it on an interruption warning"
         )
-    if (instance.account_id, name) not in clusters:
+    if (instance.account_id, name, "") not in clusters and (instance.account_id, name, instance.region) not in clusters:
         return (
             f"Kubernetes node of {name or 'an unnamed cluster'}: spotopt cannot reach that cluster yet (EKS clusters "
             "come with discovery; register a self-managed one on the Kubernetes page), so nothing is switched"
@@ -390,7 +394,7 @@ def _in_service(group: dict) -> int:
 class SwitchRun:
     """The steps of one switch, each recorded with the capacity seen then (Switch.steps)."""
 
-    def __init__(self, switch: Switch):
+    def __init__(self, switch: Switch, *, recovering: bool = False):
         self.switch = switch
         self.old = switch.instance
         self.account = switch.account
@@ -412,7 +416,14 @@ class SwitchRun:
         if self.old.orchestrator_type == OrchestratorType.KUBERNETES:
             from kube.services import cluster_for
 
-            self.kube_cluster = cluster_for(self.old)
+            try:
+                self.kube_cluster = cluster_for(self.old)
+            except DomainError:
+                if not recovering:
+                    raise
+                # Undoing a dead worker's switch whose cluster was removed since: the AWS side is still
+                # rolled back; the old node's cordon cannot be undone from here.
+                logger.warning("switch %s: its cluster is gone, the old node stays as it is", switch.pk)
 
     # Capacity ----------------------------------------------------------------------------------------------
 
@@ -605,7 +616,7 @@ class SwitchRun:
         if self.kube_cluster is None:
             return
         from kube.choices import DrainStatus, DrainTrigger
-        from kube.drain import node_drain
+        from kube.drain import cordoned_by_us, node_drain
         from kube.presentation import drain_summary
         from kube.services import access_for
         from spotopt import kube
@@ -625,19 +636,27 @@ class SwitchRun:
         drain = node_drain(
             cluster=self.kube_cluster, instance=self.old, trigger=DrainTrigger.SWITCH, switch=self.switch
         )
-        if drain.node_name and drain.status not in (DrainStatus.NODE_NOT_FOUND, DrainStatus.DRY_RUN):
-            self.cordoned_node = drain.node_name
+        self.cordoned_node = drain.node_name if cordoned_by_us(drain) else None
         if drain.status not in (DrainStatus.DRAINED, DrainStatus.NODE_NOT_FOUND):
             raise SwitchAborted(f"{drain_summary(drain)}: the old node stays.")
         self.step("drained old", drain_summary(drain), drain=str(drain.pk))
 
     def release_old_node(self) -> None:
-        if self.kube_cluster is None or not self.cordoned_node:
+        """A rollback: our taint off the old node, and the cordon too when this switch's drain set it."""
+        if self.kube_cluster is None:
             return
         from kube.choices import DrainTrigger
-        from kube.drain import node_release
+        from kube.drain import cordoned_by_us, node_release, tainted_by
+        from kube.models import NodeDrain
 
-        node_release(cluster=self.kube_cluster, node_name=self.cordoned_node, trigger=DrainTrigger.SWITCH)
+        touched = [d for d in NodeDrain.objects.filter(switch=self.switch) if d.node_name and tainted_by(d)]
+        for drain in touched:
+            node_release(
+                cluster=self.kube_cluster,
+                node_name=drain.node_name,
+                trigger=DrainTrigger.SWITCH,
+                uncordon=cordoned_by_us(drain),
+            )
         self.cordoned_node = None
 
     def cluster(self) -> None:
@@ -689,7 +708,7 @@ class SwitchRun:
         try:
             self.release_old_node()
         except Exception as error:  # keep undoing the rest
-            problems.append(f"uncordoning the old node {self.cordoned_node}: {error}")
+            problems.append(f"releasing the old node (taint, cordon): {error}")
         for arn, port in self.registered:
             try:
                 self.elb.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": self.new.instance_id, "Port": port}])
@@ -741,7 +760,7 @@ class SwitchRun:
     @classmethod
     def resume(cls, switch: Switch) -> "SwitchRun":
         """A run rebuilt from the steps a switch recorded (its worker died): enough to undo or finish it."""
-        run = cls(switch)
+        run = cls(switch, recovering=True)
         names = [s["step"] for s in switch.steps]
         run.new = switch.replacement
         run.attached = "attached" in names
@@ -756,14 +775,6 @@ class SwitchRun:
             run.elb = aws.client_for(switch.account, "elbv2", switch.instance.region)
         if switch.asg_name:
             run.floor = next((s["floor"] for s in switch.steps), 1)
-        if run.kube_cluster is not None:
-            from kube.choices import DrainStatus
-            from kube.models import NodeDrain
-
-            drained = NodeDrain.objects.filter(switch=switch).exclude(
-                status__in=[DrainStatus.NODE_NOT_FOUND, DrainStatus.DRY_RUN]
-            )
-            run.cordoned_node = drained.values_list("node_name", flat=True).first() or None
         return run
 
 

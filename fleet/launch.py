@@ -155,13 +155,14 @@ def instance_terminate(*, instance: Instance, reason: str) -> None:
     logger.info("terminated %s: %s", instance.instance_id, reason)
 
 
-def asg_member_replace(*, doomed: Instance, replacement: Instance) -> None:
+def asg_member_replace(*, doomed: Instance, replacement: Instance, before_removal=None) -> None:
     """Put `replacement` into the doomed member's Auto Scaling group, then take the doomed one out:
     attached first, removed second, so the group's capacity never drops (its MaxSize is raised by one
     for the moment when the group is full, and put back). The doomed member is removed with
     TerminateInstanceInAutoScalingGroup (desired capacity decremented), as the group's own Capacity
     Rebalancing does: its lifecycle hooks and load-balancer draining run, and it is not left running
-    outside the group (where it would cost money until AWS reclaims it, if ever, for a rebalance)."""
+    outside the group (where it would cost money until AWS reclaims it, if ever, for a rebalance).
+    `before_removal()` runs between the two (a Kubernetes node's drain)."""
     group_name = (doomed.cluster_membership or {}).get("asg_name")
     if not group_name:
         raise DomainError(f"{doomed.instance_id} is not in an Auto Scaling group.", code="not_in_asg")
@@ -172,6 +173,8 @@ def asg_member_replace(*, doomed: Instance, replacement: Instance) -> None:
         if full:
             asg.update_auto_scaling_group(AutoScalingGroupName=group_name, MaxSize=group["MaxSize"] + 1)
         asg.attach_instances(AutoScalingGroupName=group_name, InstanceIds=[replacement.instance_id])
+        if before_removal is not None:
+            before_removal()  # a Kubernetes node is drained here: its replacement is already in the group
         asg.terminate_instance_in_auto_scaling_group(InstanceId=doomed.instance_id, ShouldDecrementDesiredCapacity=True)
         if full:
             asg.update_auto_scaling_group(AutoScalingGroupName=group_name, MaxSize=group["MaxSize"])

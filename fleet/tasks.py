@@ -55,11 +55,14 @@ def refresh_spot_advisor() -> dict:
 
 
 def optimize_cycle() -> dict:
-    """The 5-minute job: recover switches a dead worker left running, queue again the switches a busy group
-    held back, evaluate every active instance, log the decisions, queue or file their switches, and cancel
-    those whose approval was refused."""
+    """The 5-minute job: close the node drains and recover the switches a dead worker left running, queue
+    again the switches a busy group held back, evaluate every active instance, log the decisions, queue or
+    file their switches, and cancel those whose approval was refused."""
+    from kube.drain import drains_reap_stalled
+
     from .execution import optimizer_cycle, switches_reap_stalled, switches_resume_queued
 
+    drains_reap_stalled()
     reaped = switches_reap_stalled()
     resumed = switches_resume_queued()
     result = optimizer_cycle()

@@ -128,7 +128,26 @@ def event_react(*, event: GlobalRiskEvent) -> Reaction | None:
     return reaction
 
 
+# An interruption warning comes two minutes before AWS reclaims the instance; the drain must end before.
+WARNING_SECONDS = 120
+WARNING_MARGIN_SECONDS = 10
+
+
+def _drain_deadline(event: GlobalRiskEvent) -> float:
+    """Seconds a node's drain may take: the setting, but for a warning never past two minutes after AWS
+    sent it (a reaction delayed in a queue gets what is left, at least a few seconds to cordon)."""
+    from django.conf import settings
+
+    if event.event_type != RiskEventType.TERMINATION_NOTICE:
+        return settings.KUBE_DRAIN_DEADLINE_SECONDS
+    ends = event.reported_at + timedelta(seconds=WARNING_SECONDS - WARNING_MARGIN_SECONDS)
+    return max(5.0, min(settings.KUBE_DRAIN_DEADLINE_SECONDS, (ends - timezone.now()).total_seconds()))
+
+
 def _on_kubernetes_node(instance: Instance, event: GlobalRiskEvent) -> Reaction:
+    """Drain the node through its cluster; a node-group node gets its replacement too. For a warning the
+    replacement is launched and attached first, the node drained while it boots, then taken out of the group
+    (the node is lost anyway); for a rebalance the node is drained first and replaced only once drained."""
     from kube.choices import DrainStatus, DrainTrigger
     from kube.drain import node_drain
     from kube.presentation import drain_summary
@@ -140,14 +159,38 @@ def _on_kubernetes_node(instance: Instance, event: GlobalRiskEvent) -> Reaction:
         return Reaction("cluster_unknown", unknown.message)
     rebalance = event.event_type == RiskEventType.REBALANCE_NOTICE
     trigger = DrainTrigger.REBALANCE_NOTICE if rebalance else DrainTrigger.TERMINATION_NOTICE
-    drain = node_drain(cluster=cluster, instance=instance, trigger=trigger, event=event)
-    summary = drain_summary(drain)
     membership = instance.cluster_membership or {}
-    if drain.status in (DrainStatus.DRY_RUN, DrainStatus.FAILED):
-        return Reaction("node_drain_" + drain.status.lower(), f"{summary}; no replacement was launched.")
+    drains = []
+
+    def drain():
+        drains.append(
+            node_drain(
+                cluster=cluster,
+                instance=instance,
+                trigger=trigger,
+                event=event,
+                deadline_seconds=_drain_deadline(event),
+            )
+        )
+        return drains[-1]
+
+    if membership.get("asg_name") and not rebalance and not instance.account.kubernetes_dry_run:
+        try:
+            replaced = _node_replacement(instance, before_removal=drain)
+        except DomainError as failure:
+            done = drains[-1] if drains else drain()  # no replacement: the node is still drained
+            return Reaction("failed", f"{drain_summary(done)}; the replacement failed: {failure.message}")
+        return Reaction(
+            replaced.action,
+            f"{drain_summary(drains[-1])}; {replaced.detail}",
+            replaced.replacement_id,
+            replaced.launch_requested_at,
+        )
+    done = drain()
+    summary = drain_summary(done)
+    if done.status in (DrainStatus.DRY_RUN, DrainStatus.FAILED, DrainStatus.INCOMPLETE):
+        return Reaction("node_drain_" + done.status.lower(), f"{summary}; no replacement was launched.")
     if membership.get("asg_name"):
-        # The drained node's pods already run elsewhere: its group gets a replacement attached before the
-        # node leaves (no downtime is logged: nothing served only from it).
         replaced = _on_rebalance(instance)
         return Reaction(
             replaced.action, f"{summary}; then {replaced.detail}", replaced.replacement_id, replaced.launch_requested_at
@@ -155,6 +198,35 @@ def _on_kubernetes_node(instance: Instance, event: GlobalRiskEvent) -> Reaction:
     if membership.get("nodepool"):
         return Reaction("node_drained", f"{summary}; Karpenter replaces the node (its NodePool decides where).")
     return Reaction("node_drained", f"{summary}; the node is in no group that spotopt could replace it in.")
+
+
+def _node_replacement(instance: Instance, *, before_removal) -> Reaction:
+    """A warned node-group node's replacement: a safe Spot pool, else on-demand of its own type and zone,
+    attached to the group before `before_removal` (the drain) and before the node leaves it. No downtime is
+    logged: the node's pods were moved, nothing served from it alone."""
+    pools = replacement_pools(instance=instance)
+    if pools:
+        _, zone, instance_type = pools[0]
+        lifecycle = Lifecycle.SPOT
+    else:
+        zone, instance_type, lifecycle = instance.availability_zone, instance.instance_type, Lifecycle.ON_DEMAND
+    launched = instance_launch_like(
+        instance=instance,
+        availability_zone=zone,
+        instance_type=instance_type,
+        lifecycle=lifecycle,
+        purpose="asg-replacement",
+        extra_tags={"spotopt:replica-of": instance.instance_id},
+    )
+    replacement = launched.instance
+    asg_member_replace(doomed=instance, replacement=replacement, before_removal=before_removal)
+    return Reaction(
+        "asg_replaced",
+        f"{replacement.instance_id} ({instance_type}, {zone}, {lifecycle}) was attached to the group before the "
+        "node was drained and the group terminated it.",
+        replacement.instance_id,
+        launched.requested_at,
+    )
 
 
 def _live_replica(instance: Instance) -> Instance | None:

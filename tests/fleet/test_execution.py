@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import boto3
 import pytest
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -647,7 +648,7 @@ def test_a_switch_a_dead_worker_left_running_is_rolled_back_by_the_next_cycle(
     assert switch.status == SwitchStatus.RUNNING and group(asg)["MaxSize"] == 3
 
     assert switches_reap_stalled() == 0  # still within a task's time
-    clock.advance(minutes=12)
+    clock.advance(seconds=settings.Q_CLUSTER["timeout"] + 61)
     assert switches_reap_stalled() == 1
 
     switch.refresh_from_db()

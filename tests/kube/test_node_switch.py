@@ -214,3 +214,21 @@ def test_an_interruption_warning_on_a_node_drains_it_then_replaces_it_in_its_gro
     client.force_login(owner)
     page = client.get(reverse("instance_detail", args=[doomed.pk])).content.decode()
     assert "Node drains" in page and "aws-node-termination-handler/spot-itn" in page and "pods evicted 1/1" in page
+
+
+def test_a_rollback_leaves_a_node_someone_else_had_cordoned_as_it_was(cluster_fleet, models, ec2, kubelet, settings):
+    settings.KUBE_DRAIN_DEADLINE_SECONDS = 2
+    account, nodes, _ = cluster_fleet
+    market(nodes[0], **CHEAP)
+    for node in nodes:  # an operator's maintenance cordon
+        kubelet.core.patch_node(node.instance_metadata["private_dns_name"], {"spec": {"unschedulable": True}})
+    kubelet.pdb("shop", "web", match_labels={"app": "web"}, allowed=0)
+    kubelet.start(ec2=ec2, cluster_name="shop")
+
+    optimizer_cycle(account=account, inline=True)
+
+    switch = Switch.objects.select_related("instance").get()
+    assert switch.status == SwitchStatus.ROLLED_BACK
+    drain = NodeDrain.objects.get(switch=switch)
+    assert any(s["step"] == "cordoned" and "already cordoned" in s["detail"] for s in drain.steps)
+    assert kubelet.node(switch.instance.instance_metadata["private_dns_name"]).spec.unschedulable is True
