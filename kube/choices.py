@@ -9,6 +9,7 @@ class ClusterSource(models.TextChoices):
 class ClusterState(models.TextChoices):
     UNKNOWN = "unknown", "Not checked yet"
     REACHABLE = "reachable", "Reachable"
+    LIMITED = "limited", "Reachable, permissions missing"
     UNREACHABLE = "unreachable", "Unreachable"
 
 

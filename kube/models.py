@@ -39,7 +39,8 @@ class KubeCluster(TimestampedModel):
     class Meta:
         ordering = ["name", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["account", "name"], name="kube_cluster_unique_name"),
+            # EKS names are unique per region (two regions may both have "prod"); registered ones have no region.
+            models.UniqueConstraint(fields=["account", "region", "name"], name="kube_cluster_unique_name"),
             choices_check("source", ClusterSource, name="kube_cluster_source_valid"),
             choices_check("state", ClusterState, name="kube_cluster_state_valid"),
         ]

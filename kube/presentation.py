@@ -7,7 +7,14 @@ from .models import KubeCluster, NodeDrain
 
 register_badges(
     KubeCluster,
-    {"state": {ClusterState.UNKNOWN: "", ClusterState.REACHABLE: "ok", ClusterState.UNREACHABLE: "error"}},
+    {
+        "state": {
+            ClusterState.UNKNOWN: "",
+            ClusterState.REACHABLE: "ok",
+            ClusterState.LIMITED: "warn",
+            ClusterState.UNREACHABLE: "error",
+        }
+    },
 )
 register_badges(
     NodeDrain,

@@ -41,7 +41,8 @@ subjects:
 def eks_access_commands(cluster) -> str:
     """The two commands that let the account's spotopt role into an EKS cluster as the group above."""
     account = cluster.account
-    role = account.role_arn or f"arn:aws:iam::{account.account_id}:role/SpotOptimizerRole"
+    # Access-keys accounts: the IAM user the keys belong to (its ARN), not a role.
+    role = account.role_arn or f"arn:aws:iam::{account.account_id}:user/THE-USER-OF-SPOTOPTS-KEYS"
     region = cluster.region or account.region
     return (
         f"aws eks create-access-entry --region {region} --cluster-name {cluster.name} \\\n"

@@ -59,11 +59,15 @@ def access_for(cluster: KubeCluster) -> kube.ClusterAccess:
     return kube.ClusterAccess(name=cluster.name, endpoint=cluster.endpoint, ca_pem=cluster.ca_pem, token=token)
 
 
-def cluster_mark(cluster: KubeCluster, *, reachable: bool, detail: str = "", version: str | None = None) -> None:
+def cluster_mark(
+    cluster: KubeCluster, *, reachable: bool, detail: str = "", version: str | None = None, limited: bool = False
+) -> None:
+    """Record what the last call found: reachable, reachable but refused by RBAC (`limited`), or not."""
     now = timezone.now()
+    state = ClusterState.LIMITED if limited else (ClusterState.REACHABLE if reachable else ClusterState.UNREACHABLE)
     fields = {
-        "state": ClusterState.REACHABLE if reachable else ClusterState.UNREACHABLE,
-        "state_detail": "" if reachable else detail[:2000],
+        "state": state,
+        "state_detail": "" if state == ClusterState.REACHABLE else detail[:2000],
         "checked_at": now,
         "updated_at": now,
     }
@@ -102,7 +106,8 @@ def cluster_check(*, cluster: KubeCluster) -> KubeCluster:
     if missing:
         cluster_mark(
             cluster,
-            reachable=False,
+            reachable=True,
+            limited=True,
             version=version,
             detail=f"Reachable ({version}), but RBAC does not allow: {', '.join(missing)}. Bind spotopt's identity "
             "to the ClusterRole spotopt-node-drainer (README, 'Kubernetes clusters').",
@@ -146,6 +151,8 @@ def cluster_register(*, user, account, name: str, endpoint: str, ca_pem: str, to
         account=account, name=name, source=ClusterSource.REGISTERED, endpoint=endpoint, ca_pem=_check_ca(ca_pem)
     )
     cluster.set_token(token)
+    if KubeCluster.objects.filter(account=account, name=name, source=ClusterSource.REGISTERED).exists():
+        raise DomainError(f"The account already has a cluster named {name}.", code="duplicate_cluster")
     try:
         with transaction.atomic():
             cluster.save()
@@ -185,13 +192,10 @@ def clusters_discover(*, account, region: str) -> int:
             ca_pem = ""  # not a certificate: the cluster's page says the CA is missing
         KubeCluster.objects.update_or_create(
             account=account,
+            region=region,
             name=name,
-            defaults={
-                "source": ClusterSource.EKS,
-                "region": region,
-                "endpoint": found.get("endpoint") or "",
-                "ca_pem": ca_pem,
-            },
+            source=ClusterSource.EKS,
+            defaults={"endpoint": found.get("endpoint") or "", "ca_pem": ca_pem},
         )
     return len(names)
 
@@ -201,7 +205,12 @@ def cluster_for(instance) -> KubeCluster:
     name = (instance.cluster_membership or {}).get("cluster_name")
     if not name:
         raise NotFound(f"{instance.instance_id} carries no cluster-name tag: spotopt cannot tell its cluster.")
-    cluster = KubeCluster.objects.filter(account=instance.account, name=name).select_related("account").first()
+    # A registered cluster of that name is the operator's word; else the EKS cluster of the node's region.
+    known = KubeCluster.objects.filter(account=instance.account, name=name).select_related("account")
+    cluster = next(
+        (c for c in known if c.source == ClusterSource.REGISTERED),
+        next((c for c in known if c.source == ClusterSource.EKS and c.region == instance.region), None),
+    )
     if cluster is None:
         raise NotFound(
             f"The cluster {name} of {instance.instance_id} is not known to spotopt: an EKS cluster appears after "

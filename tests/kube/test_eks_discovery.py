@@ -63,3 +63,24 @@ def test_a_node_of_a_cluster_spotopt_does_not_know_says_what_to_do(catalog_accou
     node = make_instance(catalog_account, cluster_membership={"cluster_name": "ghost"})
     with pytest.raises(NotFound, match="register a self-managed one"):
         cluster_for(node)
+
+
+def test_clusters_of_one_name_in_two_regions_and_a_registered_one_are_kept_apart(catalog_account, make_instance):
+    from kube.services import cluster_for
+
+    east = KubeCluster.objects.create(
+        account=catalog_account, name="prod", source=ClusterSource.EKS, region="us-east-1", endpoint="https://e"
+    )
+    west = KubeCluster.objects.create(
+        account=catalog_account, name="prod", source=ClusterSource.EKS, region="us-west-2", endpoint="https://w"
+    )
+    node_west = make_instance(catalog_account, region="us-west-2", cluster_membership={"cluster_name": "prod"})
+    node_east = make_instance(catalog_account, cluster_membership={"cluster_name": "prod"})
+    assert cluster_for(node_west) == west and cluster_for(node_east) == east
+    # Discovery refreshes one region's row and leaves the other region's alone.
+    eks_cluster("prod")
+    from kube.services import clusters_discover
+
+    clusters_discover(account=catalog_account, region=REGION)
+    west.refresh_from_db()
+    assert west.endpoint == "https://w" and KubeCluster.objects.filter(name="prod").count() == 2
