@@ -521,4 +521,25 @@ def credentials_rotate_key() -> dict:
                 secret_access_key_encrypted=account.secret_access_key_encrypted,
             )
         result["re_encrypted"] += 1
+    _rotate_cluster_tokens(ring, result)
     return result
+
+
+def _rotate_cluster_tokens(ring, result: dict) -> None:
+    """Registered Kubernetes clusters' service-account tokens, the same way (counted apart)."""
+    from kube.models import KubeCluster
+
+    result.setdefault("clusters_re_encrypted", 0)
+
+    clusters = KubeCluster.objects.exclude(token_encrypted="").only("pk", "name", "token_encrypted")
+    for cluster in (cluster for batch in pk_batches(clusters, 500) for cluster in batch):
+        if crypto.key_id_of(cluster.token_encrypted) == ring.current_kid:
+            continue
+        try:
+            token = cluster.get_token()
+        except crypto.DecryptionError as exc:
+            result["failed"].append(f"The token of the cluster {cluster.name} cannot be decrypted: {exc}")
+            continue
+        cluster.set_token(token)
+        KubeCluster.objects.filter(pk=cluster.pk).update(token_encrypted=cluster.token_encrypted)
+        result["clusters_re_encrypted"] += 1

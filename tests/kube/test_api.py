@@ -129,3 +129,23 @@ def test_an_eks_cluster_cannot_be_removed_through_the_api(make_team):
     )
     assert "come from discovery" in assert_error(api_as(acme.client).delete(f"{CLUSTERS}{cluster.pk}/"), 400)["detail"]
     assert KubeCluster.objects.filter(pk=cluster.pk).exists()
+
+
+def test_key_rotation_re_encrypts_registered_cluster_tokens(make_team, settings):
+    import base64
+
+    from accounts.services import credentials_rotate_key
+    from spotopt import crypto
+
+    old = "old:" + base64.b64encode(b"o" * 32).decode()
+    new = "new:" + base64.b64encode(b"n" * 32).decode()
+    settings.CREDENTIALS_ENCRYPTION_KEYS = [old]
+    cluster = make_cluster(make_team("Acme").account, 1)
+    token = cluster.get_token()
+    settings.CREDENTIALS_ENCRYPTION_KEYS = [new, old]
+    result = credentials_rotate_key()
+    assert result["clusters_re_encrypted"] == 1
+    cluster.refresh_from_db()
+    assert crypto.key_id_of(cluster.token_encrypted) == "new"
+    settings.CREDENTIALS_ENCRYPTION_KEYS = [new]
+    assert cluster.get_token() == token
