@@ -7,4 +7,4 @@ class KubeConfig(AppConfig):
     verbose_name = "Kubernetes"
 
     def ready(self):
-        from . import presentation  # noqa: F401  (registers the badge tones)
+        from . import checks, presentation  # noqa: F401  (the settings checks and the badge tones)

@@ -287,7 +287,7 @@ KUBE_EVICTION_BACKOFF_SECONDS = env.float("KUBE_EVICTION_BACKOFF_SECONDS", defau
 KUBE_CONNECT_TIMEOUT = env.float("KUBE_CONNECT_TIMEOUT", default=5.0)
 KUBE_READ_TIMEOUT = env.float("KUBE_READ_TIMEOUT", default=15.0)
 # How long an optimizer switch of a node waits for the new node to be Ready in its cluster.
-KUBE_NODE_READY_TIMEOUT_SECONDS = env.int("KUBE_NODE_READY_TIMEOUT_SECONDS", default=300)
+KUBE_NODE_READY_TIMEOUT_SECONDS = env.int("KUBE_NODE_READY_TIMEOUT_SECONDS", default=180)
 
 # The largest ONNX model file accepted (bytes): below the API's 5 MB request body, so an upload through the
 # API and through the Lab page are held to the same limit.
@@ -324,9 +324,11 @@ REDIS_URL = env.str("REDIS_URL", default="")
 Q_CLUSTER = {
     "name": "spotopt",
     "workers": env.int("Q_WORKERS", default=2),
-    "timeout": env.int("Q_TIMEOUT", default=600),  # a switch waits up to 2 x SWITCH_HEALTHY_TIMEOUT_SECONDS
+    # A switch runs in one task: up to 2 x SWITCH_HEALTHY_TIMEOUT_SECONDS, and for a Kubernetes node also
+    # KUBE_NODE_READY_TIMEOUT_SECONDS and KUBE_DRAIN_DEADLINE_SECONDS (kube.checks warns when they do not fit).
+    "timeout": env.int("Q_TIMEOUT", default=900),
     # retry must exceed timeout, or a slow task is handed out twice.
-    "retry": env.int("Q_TIMEOUT", default=600) + 60,
+    "retry": env.int("Q_TIMEOUT", default=900) + 60,
     "max_attempts": 3,
     "queue_limit": 50,
     "bulk": 10,
