@@ -74,6 +74,9 @@ def test_another_tenants_cluster_and_drain_are_404s_and_actions_on_them_too(make
     assert outsider.post(reverse("kube_cluster_check", args=[cluster.pk])).status_code == 404
     assert outsider.post(reverse("kube_cluster_delete", args=[cluster.pk])).status_code == 404
     assert KubeCluster.objects.filter(pk=cluster.pk).exists()
+    for name in ("kube_cluster_list", "kube_drain_list"):
+        listed = html(outsider.get(reverse(name)))
+        assert cluster.name not in listed and drain.node_name not in listed and drain.ec2_instance_id not in listed
 
 
 @pytest.mark.parametrize("role", ["viewer", Role.LAB])
