@@ -278,6 +278,9 @@ SWITCH_FAILED_PAUSE_MINUTES = env.int("SWITCH_FAILED_PAUSE_MINUTES", default=60)
 # An instance a switch launched is not switched again for this long (no fallback-and-return flapping).
 SWITCH_SETTLE_MINUTES = env.int("SWITCH_SETTLE_MINUTES", default=60)
 
+# /metrics (ops.metrics): Prometheus scrapes it with `Authorization: Bearer <METRICS_TOKEN>`; empty: off (404).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 # Kubernetes (kube/, spotopt/kube.py). A drain must end inside the two-minute interruption warning: the
 # deadline covers tainting, cordoning, every eviction (retried with backoff while a PodDisruptionBudget
 # answers 429) and waiting for the evicted pods to leave; each eviction asks for this grace period.

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import auth
 from accounts.forms import AdminLoginForm
+from ops.metrics import metrics
 
 from . import views
 
@@ -21,6 +22,8 @@ urlpatterns = [
     path("lab/", include("mlgov.urls")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
+    # Prometheus scrapes (ops.metrics; METRICS_TOKEN protects it, off without one).
+    path("metrics", metrics, name="metrics"),
     # JWT for API clients: obtain (throttled by django-axes), refresh (rotating), blacklist (sign out).
     path("api/v1/auth/token/", auth.TokenObtainPairView.as_view(), name="token_obtain_pair"),
     path("api/v1/auth/token/refresh/", auth.TokenRefreshView.as_view(), name="token_refresh"),
