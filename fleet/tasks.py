@@ -6,6 +6,7 @@ from django_q.tasks import async_task
 
 from accounts.choices import AccountStatus
 from accounts.models import Account
+from spotopt.logs import log_context
 from spotopt.q import PeriodicJob
 
 from .catalog import catalog_refresh_all
@@ -21,7 +22,8 @@ def discover_account(account_pk: str) -> dict:
     if account is None:
         logger.info("discovery skipped: account %s is gone or not connected", account_pk)
         return {"skipped": True}
-    result = account_discover(account=account)
+    with log_context(account_id=account.account_id):
+        result = account_discover(account=account)
     return {"instances_found": result.instances_found, "errors": result.errors_by_region}
 
 

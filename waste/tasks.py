@@ -5,6 +5,7 @@ import logging
 from django_q.tasks import async_task
 
 from accounts.models import Account
+from spotopt.logs import log_context
 from spotopt.q import PeriodicJob
 
 from .services import SCANNABLE, account_scan_waste
@@ -17,7 +18,8 @@ def scan_account(account_pk: str) -> dict:
     if account is None:
         logger.info("waste scan skipped: account %s is gone or not connected", account_pk)
         return {"skipped": True}
-    return account_scan_waste(account=account).summary()
+    with log_context(account_id=account.account_id):
+        return account_scan_waste(account=account).summary()
 
 
 def scan_all_accounts() -> int:
