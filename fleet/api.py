@@ -6,13 +6,16 @@ LAB-environment instances through fleet.services.instance_lab_update. Scoping is
 `instances_for`: another tenant's instance is a 404, lab users see LAB accounts' instances only.
 """
 
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins
+from rest_framework import mixins, serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from accounts.roles import Capability
 from spotopt.api import error_response
-from spotopt.tenancy import TenantViewSet
+from spotopt.tenancy import CapabilityPermission, TenantViewSet
 
 from . import services
 from .filters import InstanceFilterSet
@@ -65,6 +68,69 @@ class InstanceViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveModel
         instance = services.instance_lab_update(user=request.user, instance=instance, **form.validated_data)
         # Read back through the scoped selector: the answer is what a GET shows.
         return Response(InstanceSerializer(self.get_queryset().get(pk=instance.pk)).data)
+
+
+class PreviewRowSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    instance_id = serializers.CharField()
+    instance_type = serializers.CharField()
+    availability_zone = serializers.CharField()
+    lifecycle = serializers.CharField()
+    monthly_cost = serializers.DecimalField(max_digits=14, decimal_places=2)
+    target = serializers.CharField(help_text="Where the optimizer would move it (empty when left alone).")
+    monthly_saving = serializers.DecimalField(max_digits=14, decimal_places=2)
+    reason = serializers.CharField()
+
+
+class SavingsPreviewSerializer(serializers.Serializer):
+    computed_at = serializers.DateTimeField()
+    currency = serializers.CharField()
+    model = serializers.CharField(help_text="The model that scored the pools (empty: none could).")
+    instances = serializers.IntegerField()
+    current_monthly_cost = serializers.DecimalField(max_digits=14, decimal_places=2)
+    monthly_saving = serializers.DecimalField(max_digits=14, decimal_places=2)
+    saving_share = serializers.DecimalField(max_digits=6, decimal_places=3)
+    prices = serializers.CharField(help_text="Which prices the figures are made of.")
+    moves = PreviewRowSerializer(many=True)
+    left_alone = PreviewRowSerializer(many=True)
+
+
+class SavingsPreviewView(GenericAPIView):
+    """What the optimizer would save on the account now (fleet.preview): GET the last preview, POST to make
+    one (a dry run of the optimizer: nothing is written to AWS). Another tenant's account is a 404."""
+
+    permission_classes = [CapabilityPermission]
+    write_capability = Capability.MANAGE_ACCOUNTS
+    write_refusal = "Only those who manage the account estimate its savings."
+    serializer_class = SavingsPreviewSerializer
+    pagination_class = None
+
+    def _account(self, pk):
+        from accounts.selectors import accounts_for
+
+        return get_object_or_404(accounts_for(self.request.user), pk=pk)
+
+    @extend_schema(
+        summary="The account's last savings preview.",
+        responses={200: SavingsPreviewSerializer, 404: error_response(404, "No such account, or no preview yet.")},
+    )
+    def get(self, request, pk):
+        from .preview import stored_preview
+
+        preview = stored_preview(self._account(pk))
+        if preview is None:
+            raise NotFound("No preview yet: POST to make one.")
+        return Response(SavingsPreviewSerializer(preview).data)
+
+    @extend_schema(
+        summary="Estimate the account's savings now (the optimizer's evaluation as a dry run).",
+        request=None,
+        responses={200: SavingsPreviewSerializer, 403: error_response(403), 404: error_response(404)},
+    )
+    def post(self, request, pk):
+        from .preview import savings_preview
+
+        return Response(SavingsPreviewSerializer(savings_preview(account=self._account(pk))).data)
 
 
 def register(router) -> None:

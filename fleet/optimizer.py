@@ -55,6 +55,13 @@ NOT_EXECUTED = "evaluated only: nothing was asked to execute it"
 PURPOSE_TAG = "spotopt:purpose"
 SWITCH_PURPOSE = "optimizer-switch"
 FALLBACK_PURPOSE = "optimizer-fallback"
+# An on-demand instance tagged so (any value but false/no/0) stays on-demand: evaluated, never moved.
+KEEP_ON_DEMAND_TAG = "spotopt:keep-on-demand"
+
+
+def keeps_on_demand(instance: Instance) -> bool:
+    value = (instance.tags or {}).get(KEEP_ON_DEMAND_TAG)
+    return instance.lifecycle == Lifecycle.ON_DEMAND and value is not None and value.lower() not in ("false", "no", "0")
 
 
 @dataclass(slots=True)
@@ -155,6 +162,8 @@ def _decide(evaluation: Evaluation, current_price: float) -> tuple[str, str, Can
     ]
     best = min(acceptable, key=lambda c: (c.price, c.risk), default=None)
     where = f"{instance.instance_type} in {instance.availability_zone}"
+    if best is not None and keeps_on_demand(instance):
+        return Decision.HOLD, f"{where}: tagged {KEEP_ON_DEMAND_TAG}, so it stays on-demand", None
     if best is not None:
         target = f"{best.pool[2]} in {best.pool[1]}"
         why = f"{_percent(best.saving)} cheaper than {where}, risk {best.risk:.2f} <= {max_risk:.2f}"

@@ -195,3 +195,23 @@ class InstanceLabUpdateView(InstanceObjectMixin, ObjectActionView):
             updated = services.instance_lab_update(user=request.user, instance=instance, **changes)
             messages.success(request, presentation.lab_change_message(updated, list(changes)))
         return redirect("instance_detail", pk=instance.pk)
+
+
+class AccountSavingsPreviewView(ObjectActionView):
+    """Estimate now: the optimizer's dry run over the account (fleet.preview), shown on its page."""
+
+    selector = accounts_for
+    required_capability = Capability.MANAGE_ACCOUNTS
+    capability_refusal = "Only those who manage the account estimate its savings."
+    detail_url_name = "account_detail"
+
+    def act(self, request, account):
+        from .preview import savings_preview
+
+        preview = savings_preview(account=account)
+        messages.success(
+            request,
+            f"Estimated: ${preview['monthly_saving']} a month on {preview['instances']} instance(s) "
+            f"({len(preview['moves'])} would move, {len(preview['left_alone'])} left alone).",
+        )
+        return redirect(f"{reverse('account_detail', args=[account.pk])}#savings-preview")

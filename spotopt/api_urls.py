@@ -29,5 +29,7 @@ urlpatterns = [
     # One summary per user (of the downtime they may see), so not a router resource either.
     path("sla/summary/", sla_api.SlaSummaryView.as_view(), name="sla-summary"),
     path("waste/summary/", waste_api.WasteSummaryView.as_view(), name="waste-summary"),
+    # One preview per account (fleet.preview), kept on the account.
+    path("accounts/<uuid:pk>/savings-preview/", fleet_api.SavingsPreviewView.as_view(), name="account-savings-preview"),
     *router.urls,
 ]

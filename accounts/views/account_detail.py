@@ -60,6 +60,9 @@ def render_account_detail(request, account, *, verify_form=None, settings_form=N
         "retry_statuses": "failed pending" if account.role_arn else "failed",
         "show_steps": show_steps,
         "stack_name": settings.CLOUDFORMATION_STACK_NAME,
+        # What the optimizer would save now (fleet.preview keeps it on the account; made with Estimate now).
+        "savings_preview": (account.account_metadata or {}).get("savings_preview"),
+        "can_preview": can_manage and account.status == AccountStatus.ACTIVE,
     }
     if show_steps:
         try:
