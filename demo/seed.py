@@ -117,6 +117,7 @@ class DemoSeedResult:
     approvals_pending: int = 0
     interruptions: InterruptionSeed | None = None
     kubernetes: KubernetesSeed | None = None
+    preview: dict = field(default_factory=dict)
     waste: dict = field(default_factory=dict)
     model: str = ""
     experiments: dict = field(default_factory=dict)
@@ -352,6 +353,7 @@ def demo_estate_seed(*, progress: Progress | None = None) -> DemoSeedResult:
     result.model = demo_model_seed()
     say("Optimizer ...")
     result.experiments = demo_optimizer_seed(accounts=accounts)
+    result.preview = demo_preview_seed(prod=prod, progress=say)
     say("Waste ...")
     result.waste = demo_waste_seed(accounts=accounts, prod=prod)
     result.approvals_pending = ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING).count()
@@ -437,6 +439,18 @@ def demo_optimizer_seed(*, accounts: list[Account]) -> dict:
             if cycle.awaiting_approval:
                 decisions["switch awaiting approval"] += cycle.awaiting_approval
     return dict(decisions)
+
+
+def demo_preview_seed(*, prod: Account, progress) -> dict:
+    """The production account's savings preview (fleet.preview, what Estimate now makes), for its page."""
+    from fleet.preview import savings_preview
+
+    preview = savings_preview(account=prod)
+    progress(
+        f"  savings preview of {prod.account_name}: ${preview['monthly_saving']} a month "
+        f"({len(preview['moves'])} would move, {len(preview['left_alone'])} left alone)"
+    )
+    return preview
 
 
 # The demo's waste story: one resource flagged today, one flagged a grace period ago (so the scan filed its

@@ -251,6 +251,10 @@ def test_seed_demo_builds_a_believable_estate_and_a_rerun_duplicates_nothing(dem
     assert downtime.cause == "no_replica" and downtime.account == prod
     assert downtime.ended_at is not None and 0 <= downtime.duration_seconds < 60
     assert "Interruption events:" in out and "downtime stretch(es) (SLA page)" in out
+    # The production account's savings preview, for its page.
+    preview = Account.objects.get(pk=prod.pk).account_metadata["savings_preview"]
+    assert preview["instances"] > 0 and preview["moves"] and preview["left_alone"]
+    assert f"Savings preview: ${preview['monthly_saving']} a month on Acme Production" in out
 
     # One user per role; the passwords in the closing summary work, and it says where to sign in.
     assert sorted(User.objects.filter(username__startswith="demo-").values_list("role", flat=True)) == sorted(

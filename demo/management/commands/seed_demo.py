@@ -75,6 +75,11 @@ class Command(BaseCommand):
         if result.experiments:
             found = ", ".join(f"{n} {d}" for d, n in sorted(result.experiments.items()))
             self.stdout.write(f"Optimizer: one cycle over the fleet ({found}) (Fleet → Experiments, Approvals)")
+        if result.preview:
+            self.stdout.write(
+                f"Savings preview: ${result.preview['monthly_saving']} a month on Acme Production "
+                "(its account page, Savings preview)"
+            )
         if result.model:
             self.stdout.write(f"Production model: {result.model} (Lab page)")
         if result.waste:
