@@ -23,6 +23,7 @@ class NavSection:
 
 NAV_SECTIONS: tuple[NavSection, ...] = (
     NavSection("Accounts", "account_list", Capability.VIEW_ACCOUNTS, "Connected AWS accounts and their status."),
+    NavSection("Savings", "savings", Capability.VIEW_ACCOUNTS, "What spotopt saved, per account and month."),
     NavSection("Fleet", "instance_list", Capability.VIEW_ACCOUNTS, "EC2 instances, Spot moves and their history."),
     NavSection(
         "Kubernetes", "kube_cluster_list", Capability.VIEW_ACCOUNTS, "Clusters spotopt reaches and its node drains."

@@ -118,6 +118,7 @@ class DemoSeedResult:
     interruptions: InterruptionSeed | None = None
     kubernetes: KubernetesSeed | None = None
     preview: dict = field(default_factory=dict)
+    ledger_rows: int = 0
     waste: dict = field(default_factory=dict)
     model: str = ""
     experiments: dict = field(default_factory=dict)
@@ -354,6 +355,7 @@ def demo_estate_seed(*, progress: Progress | None = None) -> DemoSeedResult:
     say("Optimizer ...")
     result.experiments = demo_optimizer_seed(accounts=accounts)
     result.preview = demo_preview_seed(prod=prod, progress=say)
+    result.ledger_rows = demo_ledger_seed(progress=say)
     say("Waste ...")
     result.waste = demo_waste_seed(accounts=accounts, prod=prod)
     result.approvals_pending = ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING).count()
@@ -439,6 +441,19 @@ def demo_optimizer_seed(*, accounts: list[Account]) -> dict:
             if cycle.awaiting_approval:
                 decisions["switch awaiting approval"] += cycle.awaiting_approval
     return dict(decisions)
+
+
+def demo_ledger_seed(*, progress) -> int:
+    """The savings ledger's days so far this month (what the hourly job closes), for the Savings page: the
+    Lab's executed switches count from their launch."""
+    from django.utils import timezone
+
+    from savings.ledger import days_close
+
+    today = timezone.now().date()
+    rows = days_close(first=today.replace(day=1), last=today)
+    progress(f"  savings ledger: {rows} row(s) closed for {today:%B %Y} so far")
+    return rows
 
 
 def demo_preview_seed(*, prod: Account, progress) -> dict:

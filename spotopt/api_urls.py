@@ -8,6 +8,7 @@ from fleet import api as fleet_api
 from kube import api as kube_api
 from mlgov import api as mlgov_api
 from risk import api as risk_api
+from savings import api as savings_api
 from sla import api as sla_api
 from waste import api as waste_api
 
@@ -20,6 +21,7 @@ fleet_api.register(router)
 kube_api.register(router)
 mlgov_api.register(router)
 risk_api.register(router)
+savings_api.register(router)
 sla_api.register(router)
 waste_api.register(router)
 
@@ -29,6 +31,7 @@ urlpatterns = [
     # One summary per user (of the downtime they may see), so not a router resource either.
     path("sla/summary/", sla_api.SlaSummaryView.as_view(), name="sla-summary"),
     path("waste/summary/", waste_api.WasteSummaryView.as_view(), name="waste-summary"),
+    path("savings/summary/", savings_api.SavingsSummaryView.as_view(), name="savings-summary"),
     # One preview per account (fleet.preview), kept on the account.
     path("accounts/<uuid:pk>/savings-preview/", fleet_api.SavingsPreviewView.as_view(), name="account-savings-preview"),
     *router.urls,

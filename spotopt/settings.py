@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "approvals",
     "sla",
     "kube",
+    "savings",
     "demo",
 ]
 
@@ -358,6 +359,7 @@ SCHEDULE_MODULES = [
     "risk.tasks",
     "approvals.tasks",
     "sla.tasks",
+    "savings.tasks",
 ]
 
 # --- API ----------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ urlpatterns = [
     path("sla/", include("sla.urls")),
     path("waste/", include("waste.urls")),
     path("kube/", include("kube.urls")),
+    path("savings/", include("savings.urls")),
     path("lab/", include("mlgov.urls")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),

@@ -434,7 +434,7 @@ def test_home_before_the_accounts_list_exists(client, super_admin, client_user):
 
 # --- Base layout and navigation -----------------------------------------------------------------------
 
-ALL_SECTIONS = ["Accounts", "Fleet", "Kubernetes", "Approvals", "Waste", "Risk", "SLA"]
+ALL_SECTIONS = ["Accounts", "Savings", "Fleet", "Kubernetes", "Approvals", "Waste", "Risk", "SLA"]
 
 
 @pytest.mark.django_db

@@ -255,6 +255,11 @@ def test_seed_demo_builds_a_believable_estate_and_a_rerun_duplicates_nothing(dem
     preview = Account.objects.get(pk=prod.pk).account_metadata["savings_preview"]
     assert preview["instances"] > 0 and preview["moves"] and preview["left_alone"]
     assert f"Savings preview: ${preview['monthly_saving']} a month on Acme Production" in out
+    # The Lab's executed switches are in the savings ledger from their launch.
+    from savings.models import SavingsDay
+
+    assert SavingsDay.objects.filter(account=lab, kind="switch").exists()
+    assert "Savings ledger:" in out
 
     # One user per role; the passwords in the closing summary work, and it says where to sign in.
     assert sorted(User.objects.filter(username__startswith="demo-").values_list("role", flat=True)) == sorted(

@@ -80,6 +80,8 @@ class Command(BaseCommand):
                 f"Savings preview: ${result.preview['monthly_saving']} a month on Acme Production "
                 "(its account page, Savings preview)"
             )
+        if result.ledger_rows:
+            self.stdout.write(f"Savings ledger: {result.ledger_rows} row(s) this month (Savings page)")
         if result.model:
             self.stdout.write(f"Production model: {result.model} (Lab page)")
         if result.waste:

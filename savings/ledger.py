@@ -1,0 +1,229 @@
+"""Closing a day of the savings ledger: for every instance spotopt moved, what it would have cost without us
+and what it really cost that UTC day, from what ran (not from what a decision projected).
+
+- A succeeded switch (SWITCH, FALLBACK_ONDEMAND, RETURN_TO_SPOT): its replacement's hours that day, from its
+  launch (the switch's "launched" step) until it left (inactive since discovery saw it go) or now. Baseline:
+  those hours at the price the old instance paid when the optimizer decided (on-demand: the list price).
+  Actual: a Spot replacement's hours priced by its pool's Spot price history as a step function (each price
+  holds until the pool's next step; measured), an on-demand one at its list price. The time both ran during
+  the swap (launched -> old terminated) costs the old price on top: an overlap against us. Projected: the
+  decision's projected hourly saving over the same hours.
+- A replica the safety net kept standing by: baseline nothing, actual its hours at its price (against us).
+
+Every row is upserted on (instance, kind, day): closing a day again changes nothing; `manage.py
+savings_recompute --month YYYY-MM` closes every day of a month again from these inputs.
+"""
+
+import logging
+from bisect import bisect_right
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from fleet.choices import Lifecycle, SwitchStatus
+from fleet.models import Instance, SpotPriceStep, Switch
+from mlgov.choices import Decision
+
+from .choices import MoveKind, PriceBasis
+from .models import SavingsDay
+
+logger = logging.getLogger(__name__)
+
+KIND_OF_DECISION = {
+    Decision.SWITCH: MoveKind.SWITCH,
+    Decision.FALLBACK_ONDEMAND: MoveKind.FALLBACK,
+    Decision.RETURN_TO_SPOT: MoveKind.RETURN,
+}
+REPLICA_PURPOSE = "replica"
+SIX = Decimal("0.000001")
+HOUR = Decimal(3600)
+
+
+def _hours(start: datetime, end: datetime) -> Decimal:
+    return max(Decimal(str((end - start).total_seconds())) / HOUR, Decimal(0))
+
+
+def _clip(start, end, window_start, window_end):
+    start, end = max(start, window_start), min(end, window_end)
+    return (start, end) if end > start else None
+
+
+def _step_at(steps: list, name: str) -> datetime | None:
+    """When the switch recorded that step (None: it did not)."""
+    return next((datetime.fromisoformat(s["at"]) for s in steps if s["step"] == name), None)
+
+
+@dataclass
+class _Prices:
+    """Spot price steps of the pools a day needs, loaded at once: pool -> ([times], [prices])."""
+
+    by_pool: dict
+
+    @classmethod
+    def load(cls, pools: set[tuple], start: datetime, end: datetime) -> "_Prices":
+        by_pool = defaultdict(lambda: ([], []))
+        if pools:
+            condition = Q(pk__in=[])
+            for region, zone, instance_type in sorted(pools):
+                condition |= Q(region=region, availability_zone=zone, instance_type=instance_type)
+                # The price the day starts with: the pool's last step before it, however old (a price holds
+                # until the next step). One indexed lookup per pool (spot_price_pool).
+                before = (
+                    SpotPriceStep.objects.filter(
+                        region=region, availability_zone=zone, instance_type=instance_type, observed_at__lte=start
+                    )
+                    .order_by("-observed_at")
+                    .values_list("observed_at", "price")
+                    .first()
+                )
+                if before:
+                    by_pool[(region, zone, instance_type)][0].append(before[0])
+                    by_pool[(region, zone, instance_type)][1].append(before[1])
+            rows = (
+                SpotPriceStep.objects.filter(condition, observed_at__gt=start, observed_at__lt=end)
+                .order_by("observed_at")
+                .values_list("region", "availability_zone", "instance_type", "observed_at", "price")
+            )
+            for region, zone, instance_type, observed_at, price in rows:
+                times, prices = by_pool[(region, zone, instance_type)]
+                times.append(observed_at)
+                prices.append(price)
+        return cls(by_pool)
+
+    def cost(self, pool: tuple, start: datetime, end: datetime) -> Decimal | None:
+        """The pool's Spot price integrated over [start, end) (None: no step at or before `start`)."""
+        times, prices = self.by_pool.get(pool, ([], []))
+        index = bisect_right(times, start) - 1
+        if index < 0:
+            return None
+        total, moment = Decimal(0), start
+        while moment < end:
+            following = times[index + 1] if index + 1 < len(times) else None
+            segment_end = min(end, following) if following is not None else end
+            total += prices[index] * _hours(moment, segment_end)
+            moment = segment_end
+            index += 1
+        return total
+
+
+def _life(instance: Instance, started: datetime | None, now: datetime) -> tuple[datetime, datetime] | None:
+    start = started or instance.launched_at
+    if start is None:
+        return None
+    end = now if instance.is_active else min(instance.updated_at, now)
+    return (start, end) if end > start else None
+
+
+def day_close(*, day: date, now: datetime | None = None) -> int:
+    """Upsert every move's row for `day` (UTC); returns how many rows the day has."""
+    now = now or timezone.now()
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    end = min(start + timedelta(days=1), now)
+    if end <= start:
+        return 0
+    switches = list(
+        Switch.objects.filter(
+            status=SwitchStatus.SUCCEEDED, replacement__isnull=False, started_at__lt=end
+        ).select_related("replacement", "instance", "experiment_log")
+    )
+    replicas = list(
+        Instance.objects.filter(**{"instance_metadata__tags__spotopt:purpose": REPLICA_PURPOSE}).exclude(
+            Q(is_active=False) & Q(updated_at__lt=start)
+        )
+    )
+    pools = {
+        (s.replacement.region, s.replacement.availability_zone, s.replacement.instance_type)
+        for s in switches
+        if s.replacement.lifecycle == Lifecycle.SPOT
+    } | {(r.region, r.availability_zone, r.instance_type) for r in replicas if r.lifecycle == Lifecycle.SPOT}
+    prices = _Prices.load(pools, start, end)
+    rows = [row for switch in switches if (row := _switch_row(switch, day, start, end, now, prices))]
+    rows += [row for replica in replicas if (row := _replica_row(replica, day, start, end, now, prices))]
+    with transaction.atomic():
+        for row in rows:
+            SavingsDay.objects.update_or_create(
+                instance=row.pop("instance"), kind=row.pop("kind"), day=day, defaults=row
+            )
+    return len(rows)
+
+
+def _actual(instance: Instance, window, prices: _Prices, fallback_price) -> tuple[Decimal, str]:
+    hours = _hours(*window)
+    if instance.lifecycle == Lifecycle.SPOT:
+        measured = prices.cost((instance.region, instance.availability_zone, instance.instance_type), *window)
+        if measured is not None:
+            return measured, PriceBasis.MEASURED
+        return Decimal(fallback_price or 0) * hours, PriceBasis.RECORDED
+    return Decimal(fallback_price or instance.hourly_price or 0) * hours, PriceBasis.LIST
+
+
+def _switch_row(switch: Switch, day, start, end, now, prices) -> dict | None:
+    replacement = switch.replacement
+    launched = _step_at(switch.steps, "launched") or switch.started_at
+    life = _life(replacement, launched, now)
+    window = _clip(*life, start, end) if life else None
+    if window is None:
+        return None
+    hours = _hours(*window)
+    old_price = Decimal(switch.old_hourly_price or switch.instance.hourly_price or 0)
+    actual, basis = _actual(replacement, window, prices, switch.new_hourly_price)
+    overlap = Decimal(0)
+    old_left = _step_at(switch.steps, "terminated old") or switch.finished_at
+    if launched and old_left and (both := _clip(launched, old_left, *window)):
+        overlap = old_price * _hours(*both)
+    log = switch.experiment_log
+    projected = Decimal(log.projected_hourly_savings or 0) * hours if log else Decimal(0)
+    return {
+        "instance": replacement,
+        "kind": KIND_OF_DECISION.get(switch.decision, MoveKind.SWITCH),
+        "account_id": switch.account_id,
+        "switch": switch,
+        "hours": hours.quantize(Decimal("0.0001")),
+        "baseline_cost": (old_price * hours).quantize(SIX),
+        "actual_cost": actual.quantize(SIX),
+        "overlap_cost": overlap.quantize(SIX),
+        "projected_saving": projected.quantize(SIX),
+        "baseline_basis": PriceBasis.LIST if switch.instance.lifecycle == Lifecycle.ON_DEMAND else PriceBasis.RECORDED,
+        "actual_basis": basis,
+    }
+
+
+def _replica_row(replica: Instance, day, start, end, now, prices) -> dict | None:
+    life = _life(replica, None, now)
+    window = _clip(*life, start, end) if life else None
+    if window is None:
+        return None
+    actual, basis = _actual(replica, window, prices, replica.hourly_price)
+    return {
+        "instance": replica,
+        "kind": MoveKind.REPLICA,
+        "account_id": replica.account_id,
+        "switch": None,
+        "hours": _hours(*window).quantize(Decimal("0.0001")),
+        "baseline_cost": Decimal(0),
+        "actual_cost": actual.quantize(SIX),
+        "overlap_cost": Decimal(0),
+        "projected_saving": Decimal(0),
+        "baseline_basis": "",
+        "actual_basis": basis,
+    }
+
+
+def days_close(*, first: date, last: date, now: datetime | None = None) -> int:
+    total, day = 0, first
+    while day <= last:
+        total += day_close(day=day, now=now)
+        day += timedelta(days=1)
+    return total
+
+
+def yesterday_close(now: datetime | None = None) -> int:
+    """The daily job: yesterday (complete) and today so far, both upserted."""
+    now = now or timezone.now()
+    today = now.date()
+    return days_close(first=today - timedelta(days=1), last=today, now=now)

@@ -1,0 +1,119 @@
+"""The savings ledger with a frozen clock and a synthetic price history: a switched instance's realized
+saving is the hand-computed figure over a month with a Spot price change mid-way; the swap's overlap and a
+replica count against the saving; closing a day again changes nothing."""
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.db.models import Sum
+
+from fleet.choices import Lifecycle, MarketSource, SwitchStatus
+from fleet.models import Instance, SpotPriceStep, Switch
+from mlgov.choices import Decision
+from savings.choices import MoveKind, PriceBasis
+from savings.ledger import day_close, days_close
+from savings.models import SavingsDay
+
+pytestmark = pytest.mark.django_db
+
+LAUNCHED = datetime(2026, 11, 1, 0, 0, tzinfo=UTC)
+OLD_GONE = LAUNCHED + timedelta(minutes=30)  # the swap: both ran for half an hour
+PRICE_CHANGE = datetime(2026, 11, 16, 0, 0, tzinfo=UTC)
+MONTH_END = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def step(zone, instance_type, price, at):
+    SpotPriceStep.objects.create(
+        region="us-east-1",
+        availability_zone=zone,
+        instance_type=instance_type,
+        price=Decimal(price),
+        observed_at=at,
+        source=MarketSource.SYNTHETIC,
+    )
+
+
+@pytest.fixture
+def switched(make_user, make_account, make_instance, make_experiment):
+    account = make_account(make_user())
+    old = make_instance(account, instance_type="m5.large", lifecycle=Lifecycle.ON_DEMAND, is_active=False)
+    new = make_instance(
+        account,
+        instance_type="m5a.large",
+        lifecycle=Lifecycle.SPOT,
+        instance_metadata={"launch_time": LAUNCHED.isoformat(), "tags": {"spotopt:purpose": "optimizer-switch"}},
+    )
+    log = make_experiment(old)
+    log.projected_hourly_savings = Decimal("0.066")
+    log.save(update_fields=["projected_hourly_savings"])
+    switch = Switch.objects.create(
+        account=account,
+        instance=old,
+        replacement=new,
+        experiment_log=log,
+        decision=Decision.SWITCH,
+        pipeline_mode=old.pipeline_mode,
+        target_instance_type="m5a.large",
+        target_availability_zone="us-east-1a",
+        target_lifecycle=Lifecycle.SPOT,
+        old_hourly_price=Decimal("0.096"),
+        new_hourly_price=Decimal("0.030"),
+        status=SwitchStatus.SUCCEEDED,
+        started_at=LAUNCHED - timedelta(minutes=1),
+        finished_at=OLD_GONE,
+        steps=[
+            {"step": "launched", "at": LAUNCHED.isoformat(), "capacity": 2, "floor": 1, "detail": ""},
+            {"step": "terminated old", "at": OLD_GONE.isoformat(), "capacity": 1, "floor": 1, "detail": ""},
+        ],
+    )
+    # The pool's price: $0.030 from before the month, $0.040 from the 16th on.
+    step("us-east-1a", "m5a.large", "0.030", LAUNCHED - timedelta(days=2))
+    step("us-east-1a", "m5a.large", "0.040", PRICE_CHANGE)
+    return account, switch
+
+
+def test_a_switched_instances_month_is_the_hand_computed_figure(switched):
+    account, _ = switched
+    days_close(first=date(2026, 11, 1), last=date(2026, 11, 30), now=MONTH_END)
+
+    rows = SavingsDay.objects.filter(account=account, kind=MoveKind.SWITCH)
+    assert rows.count() == 30
+    totals = rows.aggregate(
+        hours=Sum("hours"), baseline=Sum("baseline_cost"), actual=Sum("actual_cost"), overlap=Sum("overlap_cost")
+    )
+    # 720 hours; baseline 720 x $0.096; actual 15 days at $0.030 and 15 at $0.040; the half-hour overlap at $0.096.
+    assert totals["hours"] == Decimal("720")
+    assert totals["baseline"] == Decimal("69.120000")
+    assert totals["actual"] == Decimal("360") * Decimal("0.030") + Decimal("360") * Decimal("0.040") == Decimal("25.2")
+    assert totals["overlap"] == Decimal("0.048000")
+    realized = totals["baseline"] - totals["actual"] - totals["overlap"]
+    assert realized == Decimal("43.872000")
+    projected = rows.aggregate(p=Sum("projected_saving"))["p"]
+    assert projected == Decimal("47.520000")  # 720 x $0.066: the decision's projection, shown beside it
+    first = rows.get(day=date(2026, 11, 1))
+    assert (first.actual_basis, first.baseline_basis, first.currency) == (PriceBasis.MEASURED, PriceBasis.LIST, "USD")
+
+
+def test_closing_a_day_again_changes_nothing(switched):
+    day_close(day=date(2026, 11, 16), now=MONTH_END)
+    before = list(SavingsDay.objects.values("day", "hours", "baseline_cost", "actual_cost", "overlap_cost"))
+    day_close(day=date(2026, 11, 16), now=MONTH_END)
+    assert list(SavingsDay.objects.values("day", "hours", "baseline_cost", "actual_cost", "overlap_cost")) == before
+    assert SavingsDay.objects.count() == 1
+
+
+def test_a_replica_counts_against_the_saving(make_user, make_account, make_instance):
+    account = make_account(make_user())
+    replica = make_instance(
+        account,
+        instance_type="m5.large",
+        lifecycle=Lifecycle.ON_DEMAND,
+        is_replica=True,
+        instance_metadata={"launch_time": LAUNCHED.isoformat(), "tags": {"spotopt:purpose": "replica"}},
+    )
+    Instance.objects.filter(pk=replica.pk).update(hourly_price=Decimal("0.096"))
+    day_close(day=date(2026, 11, 1), now=MONTH_END)
+    row = SavingsDay.objects.get(instance=replica)
+    assert row.kind == MoveKind.REPLICA and row.baseline_cost == 0
+    assert row.actual_cost == Decimal("2.304000") and row.realized_saving == Decimal("-2.304000")
