@@ -52,6 +52,7 @@ from tests.conftest import TEST_PASSWORD
 from tests.kube.test_api import make_cluster, make_drain
 from tests.mlgov.onnx_models import risk_model
 from tests.risk.factories import make_event, make_held, make_pool, make_rejected
+from tests.savings.test_pages_api import make_day
 from tests.sla.test_api import make_downtime
 from tests.waste.test_api import make_waste
 
@@ -220,6 +221,8 @@ def prepare(client_user, other_client, make_user, make_account, make_instance, m
             if refused:
                 KubeCluster.objects.filter(pk=cluster.pk).update(source=ClusterSource.EKS)
             return cluster
+        if case.path.startswith("/api/v1/savings/"):
+            return make_day(account(client_user, environment_type=env), next(_serial))
         if case.path.startswith("/api/v1/node-drains/"):
             return make_drain(account(client_user, environment_type=env), next(_serial))
         raise AssertionError(f"No row for {case.path}: teach `prepare` about it")
