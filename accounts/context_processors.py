@@ -22,6 +22,7 @@ class NavSection:
 
 
 NAV_SECTIONS: tuple[NavSection, ...] = (
+    NavSection("Overview", "overview", Capability.VIEW_ACCOUNTS, "Savings, SLA, approvals and waste at a glance."),
     NavSection("Accounts", "account_list", Capability.VIEW_ACCOUNTS, "Connected AWS accounts and their status."),
     NavSection("Savings", "savings", Capability.VIEW_ACCOUNTS, "What spotopt saved, per account and month."),
     NavSection("Fleet", "instance_list", Capability.VIEW_ACCOUNTS, "EC2 instances, Spot moves and their history."),

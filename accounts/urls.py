@@ -2,13 +2,14 @@
 
 from django.urls import path
 
-from .views import account_detail, accounts, signin, team
+from .views import account_detail, accounts, overview, signin, team
 
 urlpatterns = [
     # Sign-in
     path("", signin.home, name="home"),
     path("login/", signin.SignInView.as_view(), name="login"),
     path("logout/", signin.SignOutView.as_view(), name="logout"),
+    path("overview/", overview.OverviewView.as_view(), name="overview"),
     # Accounts
     path("accounts/", accounts.AccountListView.as_view(), name="account_list"),
     path("accounts/connect/", accounts.AccountConnectView.as_view(), name="account_connect"),

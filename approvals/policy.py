@@ -48,3 +48,17 @@ def can_decide(user, request) -> bool:
 
 def can_retry_execution(user) -> bool:
     return effective_role(user) in RETRY_ROLES
+
+
+def decidable_condition(user):
+    """The same table as a database condition on ApprovalRequest (for counts: what `user` may decide)."""
+    from django.db.models import Q
+
+    scopes = DECISION_SCOPE.get(effective_role(user), {})
+    condition = Q(pk__in=[])
+    for risk, scope in scopes.items():
+        if scope == ANY:
+            condition |= Q(risk_level=risk)
+        elif user.team_id is not None:
+            condition |= Q(risk_level=risk, account__team_id=user.team_id)
+    return condition & ~Q(requester_id=user.pk)

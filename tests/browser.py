@@ -64,12 +64,12 @@ def browser_page(monkeypatch):
 
 
 def sign_in(page, live_server, username: str, password: str = TEST_PASSWORD) -> None:
-    """Sign in on the sign-in page and land on home (the accounts list)."""
+    """Sign in on the sign-in page and land on home (the overview)."""
     page.goto(f"{live_server.url}/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server.url}/accounts/")
+    page.wait_for_url(f"{live_server.url}/overview/")
 
 
 def expect(target, *args, **kwargs):

@@ -55,14 +55,16 @@ class SignOutView(LogoutView):
 @never_cache
 @require_GET
 def home(request):
-    """Signed out: the sign-in page. Signed in: the accounts list; without that page (a trimmed URL
-    configuration), the admin for super admins, or a page listing the sections the user's role opens."""
+    """Signed out: the sign-in page. Signed in: the overview (else the accounts list); without those pages
+    (a trimmed URL configuration), the admin for super admins, or a page listing the sections the user's
+    role opens."""
     if not request.user.is_authenticated:
         return redirect(settings.LOGIN_URL)
-    try:
-        return redirect(reverse("account_list"))
-    except NoReverseMatch:
-        pass
+    for name in ("overview", "account_list"):
+        try:
+            return redirect(reverse(name))
+        except NoReverseMatch:
+            continue
     if can(request.user, Capability.USE_DJANGO_ADMIN):
         return redirect("admin:index")
     sections = [item for item in nav_items_for(request) if item.url != request.path]

@@ -408,11 +408,11 @@ def test_home_sends_signed_out_visitors_to_the_login_page(client):
 
 @pytest.mark.django_db
 @pytest.mark.urls(WITH_SECTIONS)
-def test_home_sends_signed_in_users_to_the_accounts_list(client, readonly_user):
+def test_home_sends_signed_in_users_to_the_overview(client, readonly_user):
     client.force_login(readonly_user)
     response = client.get("/")
     assert response.status_code == 302
-    assert response.url == reverse("account_list")
+    assert response.url == reverse("overview")
 
 
 @pytest.mark.django_db
@@ -434,7 +434,7 @@ def test_home_before_the_accounts_list_exists(client, super_admin, client_user):
 
 # --- Base layout and navigation -----------------------------------------------------------------------
 
-ALL_SECTIONS = ["Accounts", "Savings", "Fleet", "Kubernetes", "Approvals", "Waste", "Risk", "SLA"]
+ALL_SECTIONS = ["Overview", "Accounts", "Savings", "Fleet", "Kubernetes", "Approvals", "Waste", "Risk", "SLA"]
 
 
 @pytest.mark.django_db
