@@ -54,10 +54,15 @@ def test_the_overview_shows_the_users_world(client, make_team, make_account, mak
     assert page.count("stat-card--alert") == 2  # poisoned pools and accounts with errors
 
 
-def test_the_overview_needs_sign_in_and_signing_in_lands_there(client, make_team):
+def test_the_overview_needs_sign_in_and_signing_in_lands_there(client, make_team, make_user):
+    from accounts.choices import Role
+
     assert client.get(reverse("overview")).status_code == 302
     client.force_login(make_team("Acme").client)
     assert client.get("/")["Location"] == reverse("overview")
+    # A new customer without an account is told what to do first.
+    page = page_of(client, make_user(Role.CLIENT))
+    assert "No AWS account connected yet" in page and "Connect your first AWS account" in page
 
 
 def test_the_overview_makes_the_same_number_of_queries_for_a_bigger_world(client, make_team, make_approval):

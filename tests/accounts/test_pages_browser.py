@@ -53,7 +53,7 @@ def test_connect_an_account_with_cloudformation_and_watch_it_become_active(
     launch_instances(CUSTOMER_ACCOUNT, "us-east-1", 2)
     launch_instances(CUSTOMER_ACCOUNT, "eu-west-1", 1)
 
-    # Sign in: home is the accounts list, empty for a new customer.
+    # Sign in: home is the overview, which for a new customer says what to do first.
     sign_in(page, live_server, user.username)
     assert page.get_by_role("heading", name="No AWS account connected yet").is_visible()
     screenshot(page, "01-accounts-empty")
