@@ -39,6 +39,7 @@ from tests.aws_fixtures import aws_calls, moto  # noqa: F401
 from tests.fleet.conftest import REGION
 from tests.fleet.test_optimizer import prices
 from tests.mlgov.onnx_models import BASELINE
+from tests.risk.factories import make_pool
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("moto", "catalog")]
 
@@ -439,14 +440,7 @@ def test_a_poisoned_pool_falls_back_to_on_demand_and_returns_to_spot_when_safe(c
     clock.advance(minutes=1)  # the newer steps are the pools' prices now
     prices([pool for pool in pools if pool != (REGION, spot.availability_zone, spot.instance_type)], "0.120")
     Instance.objects.filter(pk=spot.pk).update(hourly_price=Decimal("0.090"))
-    poison = SpotPoolRisk.objects.create(
-        region=REGION,
-        availability_zone=spot.availability_zone,
-        instance_type=spot.instance_type,
-        is_poisoned=True,
-        poisoned_at=timezone.now(),
-        poison_expires_at=timezone.now() + timedelta(days=15),
-    )
+    poison = make_pool(region=REGION, availability_zone=spot.availability_zone, instance_type=spot.instance_type)
 
     optimizer_cycle(account=account, inline=True)
 
@@ -615,14 +609,7 @@ def test_leaving_a_poisoned_pool_prefers_a_safe_spot_pool_to_on_demand(catalog_a
     Instance.objects.filter(pk=spot.pk).update(hourly_price=Decimal("0.030"))
     # The other pools cost more than it pays (no saving) but far less than on-demand: a refuge, not a fallback.
     market(spot, **{"m5a.large": "0.035"})
-    SpotPoolRisk.objects.create(
-        region=REGION,
-        availability_zone=spot.availability_zone,
-        instance_type=spot.instance_type,
-        is_poisoned=True,
-        poisoned_at=timezone.now(),
-        poison_expires_at=timezone.now() + timedelta(days=15),
-    )
+    make_pool(region=REGION, availability_zone=spot.availability_zone, instance_type=spot.instance_type)
     optimizer_cycle(account=account, inline=True)
     log = ExperimentLog.objects.get(instance=spot)
     assert log.decision == Decision.SWITCH, log.decision_reason
