@@ -415,6 +415,7 @@ SPECTACULAR_SETTINGS = {
         "RiskEventOutcomeEnum": "risk.choices.EventOutcome",
         "WasteStatusEnum": "waste.choices.WasteStatus",
         "ModelStatusEnum": "mlgov.choices.ModelStatus",
+        "PriceBasisEnum": "savings.choices.PriceBasis",
     },
 }
 

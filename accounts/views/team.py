@@ -159,7 +159,7 @@ class InvitationAcceptView(View):
             except DomainError as refusal:
                 return self._render(request, invitation, error=refusal.message, status=409)
             messages.success(request, f"You joined {invitation.team.name}.")
-            return redirect("home")
+            return redirect("account_list")  # the team's accounts, which the newcomer now shares
         form = SignUpForm(request.POST)
         if form.is_valid():
             data = {key: form.cleaned_data[key] for key in ("username", "full_name", "password")}
@@ -170,5 +170,5 @@ class InvitationAcceptView(View):
             else:
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
                 messages.success(request, f"Welcome to {invitation.team.name}.")
-                return redirect("home")
+                return redirect("account_list")
         return self._render(request, invitation, form=form, status=400)
