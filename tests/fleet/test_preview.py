@@ -69,6 +69,8 @@ def test_the_page_and_the_api_show_it_to_the_tenant_only(catalog_account, estate
     assert response.status_code == 302
     page = client.get(reverse("account_detail", args=[catalog_account.pk])).content.decode()
     assert "$48.18 a month" in page and "Left alone (2), and why" in page and "cannot reach that cluster" in page
+    made = catalog_account.__class__.objects.get(pk=catalog_account.pk).account_metadata["savings_preview"]
+    assert f"Estimated {made['computed_at'][:10]} {made['computed_at'][11:16]} UTC" in page
 
     url = f"/api/v1/accounts/{catalog_account.pk}/savings-preview/"
     answer = api_as(owner).get(url)
