@@ -1,6 +1,9 @@
 """/metrics: Prometheus text format (prometheus_client), read from the database at scrape time, so every
 process (web, workers, listener) is counted the same way and a restart loses nothing.
 
+AWS API errors are counted by every process in memory and written to ops.AwsApiError when its unit of
+work ends (ops.aws_errors); the reaction time is read from risk.EventReaction.
+
 Protected by METRICS_TOKEN: a scraper sends `Authorization: Bearer <token>`; without the setting the
 endpoint is off (404). Every figure is one GROUP BY or COUNT; nothing names a tenant but the AWS account id
 of a discovery duration.
@@ -23,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (1, 5, 15, 30, 60, 120, 300)  # seconds from AWS's event to its ingest
 LATENCY_WINDOW = timedelta(hours=24)
+# Seconds from a warning's arrival to the act: the two-minute warning leaves room for a few seconds at most.
+REACTION_BUCKETS = (0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
 
 
 def _grouped(queryset, *fields) -> list[tuple]:
@@ -40,6 +45,8 @@ class SpotoptCollector:
         from kube.models import NodeDrain
         from mlgov.models import ExperimentLog
         from risk.models import GlobalRiskEvent, RejectedIngest
+
+        from .models import AwsApiError
 
         events = CounterMetricFamily(
             "spotopt_risk_events",
@@ -60,6 +67,7 @@ class SpotoptCollector:
         yield rejected
 
         yield self._latency(GlobalRiskEvent)
+        yield self._reaction_time()
 
         decisions = CounterMetricFamily("spotopt_decisions", "Optimizer evaluations, by decision.", labels=["decision"])
         for decision, n in _grouped(ExperimentLog.objects.all(), "decision"):
@@ -95,6 +103,15 @@ class SpotoptCollector:
                 discovery.add_metric([account_id], seconds)
         yield discovery
 
+        aws_errors = CounterMetricFamily(
+            "spotopt_aws_api_errors",
+            "AWS API calls that failed after retries, by service, operation and error code.",
+            labels=["service", "operation", "code"],
+        )
+        for service, operation, code, n in AwsApiError.objects.values_list("service", "operation", "code", "count"):
+            aws_errors.add_metric([service, operation, code], n)
+        yield aws_errors
+
     def _latency(self, model):
         since = timezone.now() - LATENCY_WINDOW
         latency = ExpressionWrapper(F("received_at") - F("reported_at"), output_field=DurationField())
@@ -111,6 +128,31 @@ class SpotoptCollector:
         buckets = [(str(float(b)), counts[f"le_{b}"]) for b in LATENCY_BUCKETS] + [("+Inf", counts["total"])]
         total = counts["seconds"]
         histogram.add_metric([], buckets, sum_value=total.total_seconds() if total is not None else 0.0)
+        return histogram
+
+    def _reaction_time(self):
+        from risk.models import EventReaction
+
+        rows = (
+            EventReaction.objects.filter(acted_at__gte=timezone.now() - LATENCY_WINDOW)
+            .values("action")
+            .annotate(
+                total=Count("pk"),
+                seconds_sum=Sum("seconds"),
+                **{f"le_{i}": Count("pk", filter=Q(seconds__lte=b)) for i, b in enumerate(REACTION_BUCKETS)},
+            )
+            .order_by("action")
+        )
+        histogram = HistogramMetricFamily(
+            "spotopt_reaction_seconds",
+            "From an interruption event's arrival to the safety net's act (launch request or replica "
+            "promotion), by action, over the last 24 hours.",
+            labels=["action"],
+        )
+        for row in rows:
+            buckets = [(str(float(b)), row[f"le_{i}"]) for i, b in enumerate(REACTION_BUCKETS)]
+            buckets.append(("+Inf", row["total"]))
+            histogram.add_metric([row["action"]], buckets, sum_value=row["seconds_sum"] or 0.0)
         return histogram
 
     def _queue(self):

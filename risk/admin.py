@@ -5,7 +5,7 @@ from spotopt.errors import DomainError
 
 from . import services
 from .choices import HeldEventStatus
-from .models import EventChannel, GlobalRiskEvent, HeldRiskEvent, RejectedIngest, SpotPoolRisk
+from .models import EventChannel, EventReaction, GlobalRiskEvent, HeldRiskEvent, RejectedIngest, SpotPoolRisk
 
 
 @admin.register(SpotPoolRisk)
@@ -78,6 +78,18 @@ class RejectedIngestAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "received_at"
     ordering = ("-received_at",)
     list_select_related = ("account",)
+
+
+@admin.register(EventReaction)
+class EventReactionAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    """What the safety net did about each event, and how fast: view only."""
+
+    list_display = ("acted_at", "action", "seconds", "event_type", "event_id", "account", "instance")
+    list_filter = ("action", "event_type")
+    search_fields = ("event_id", "instance__instance_id")
+    date_hierarchy = "acted_at"
+    ordering = ("-acted_at",)
+    list_select_related = ("account", "instance")
 
 
 @admin.register(HeldRiskEvent)

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from fleet.tasks import DISCOVERABLE
+from ops.aws_errors import flush as aws_errors_flush
 from spotopt import aws
 from spotopt.aws import client_for, explain_aws_error
 from spotopt.errors import DomainError
@@ -648,6 +649,7 @@ class Listener:
             while not self.stop_event.is_set():
                 try:
                     self.refresh()
+                    aws_errors_flush()  # the pollers' and reactions' failed AWS calls, for /metrics
                 except Exception:  # the database is away: keep the workers, try again
                     logger.exception("event listener: could not refresh the account list")
                 finally:

@@ -263,3 +263,31 @@ class EventChannel(TimestampedModel):
 
     def move_listener_to(self, state: str) -> None:
         transition(self, "listener_state", LISTENER_STATE_TRANSITIONS, state)
+
+
+class EventReactionQuerySet(TenantQuerySet):
+    account_path = "account"
+
+
+class EventReaction(UUIDModel):
+    """What the safety net did about one stored event, and how long it took from the event's arrival to the
+    act (the launch request, or the promotion): the reaction time operators watch on /metrics."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="event_reactions")
+    instance = models.ForeignKey(
+        "fleet.Instance", on_delete=models.SET_NULL, null=True, blank=True, related_name="event_reactions"
+    )
+    event_id = models.CharField(max_length=128)
+    event_type = models.CharField(max_length=24, choices=RiskEventType.choices)
+    action = models.CharField(max_length=32)
+    received_at = models.DateTimeField()
+    acted_at = models.DateTimeField(db_index=True)
+    seconds = models.FloatField(help_text="From the event's arrival to the act.")
+
+    objects = EventReactionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-acted_at"]
+
+    def __str__(self):
+        return f"{self.action} on {self.event_id} in {self.seconds:.2f} s"

@@ -13,7 +13,8 @@
   only drained. A cluster spotopt cannot reach or does not know is recorded with what to grant.
 - LAB accounts' events never act (they are logged only).
 
-Every reaction is written on the instance (instance_metadata["interruption"]) for its page. A reaction
+Every reaction is written on the instance (instance_metadata["interruption"]) for its page, and as an
+EventReaction row with its reaction time (arrival -> launch request or promotion) for /metrics. A reaction
 that fails (AWS refuses, no subnet) is recorded there too; the event itself is already stored.
 """
 
@@ -36,7 +37,7 @@ from spotopt.q import enqueue_on_commit
 
 from .choices import RiskEventType
 from .gatekeeper import Pool, poisoned_pools
-from .models import GlobalRiskEvent, SpotPoolRisk
+from .models import EventReaction, GlobalRiskEvent, SpotPoolRisk
 
 logger = logging.getLogger(__name__)
 
@@ -337,6 +338,17 @@ def _note(instance: Instance, event: GlobalRiskEvent, reaction: Reaction) -> Non
     metadata = dict(Instance.objects.filter(pk=instance.pk).values_list("instance_metadata", flat=True).first() or {})
     metadata["interruption"] = note
     Instance.objects.filter(pk=instance.pk).update(instance_metadata=metadata, updated_at=timezone.now())
+    acted_at = reaction.launch_requested_at or timezone.now()
+    EventReaction.objects.create(
+        account=instance.account,
+        instance=instance,
+        event_id=event.event_id,
+        event_type=event.event_type,
+        action=reaction.action,
+        received_at=event.received_at,
+        acted_at=acted_at,
+        seconds=max((acted_at - event.received_at).total_seconds(), 0.0),
+    )
 
 
 # --- False alarms ---------------------------------------------------------------------------------------

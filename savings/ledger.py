@@ -9,6 +9,10 @@ and what it really cost that UTC day, from what ran (not from what a decision pr
   the swap (launched -> old terminated) costs the old price on top: an overlap against us. Projected: the
   decision's projected hourly saving over the same hours.
 - A replica the safety net kept standing by: baseline nothing, actual its hours at its price (against us).
+- A replacement the safety net launched for an interrupted instance (an emergency replacement, or the one
+  attached to an Auto Scaling group before the doomed member left): baseline the replaced instance's
+  baseline (the old price of the switch that launched it, else its own price), actual the replacement's
+  hours priced as above. An on-demand emergency fallback for a Spot instance costs more: against us.
 
 Every row is upserted on (instance, kind, day): closing a day again changes nothing; `manage.py
 savings_recompute --month YYYY-MM` closes every day of a month again from these inputs.
@@ -40,6 +44,8 @@ KIND_OF_DECISION = {
     Decision.RETURN_TO_SPOT: MoveKind.RETURN,
 }
 REPLICA_PURPOSE = "replica"
+# risk.safety's launches for an interrupted instance, and the tag that names the instance each replaces.
+REPLACES_TAG = {"emergency-replacement": "spotopt:replaces", "asg-replacement": "spotopt:replica-of"}
 SIX = Decimal("0.000001")
 HOUR = Decimal(3600)
 
@@ -126,24 +132,33 @@ def day_close(*, day: date, now: datetime | None = None) -> int:
     end = min(start + timedelta(days=1), now)
     if end <= start:
         return 0
+    gone_before_the_day = Q(is_active=False) & Q(updated_at__lt=start)
     switches = list(
-        Switch.objects.filter(
-            status=SwitchStatus.SUCCEEDED, replacement__isnull=False, started_at__lt=end
-        ).select_related("replacement", "instance", "experiment_log")
+        Switch.objects.filter(status=SwitchStatus.SUCCEEDED, replacement__isnull=False, started_at__lt=end)
+        .exclude(Q(replacement__is_active=False) & Q(replacement__updated_at__lt=start))
+        .select_related("replacement", "instance", "experiment_log")
     )
     replicas = list(
         Instance.objects.filter(**{"instance_metadata__tags__spotopt:purpose": REPLICA_PURPOSE}).exclude(
-            Q(is_active=False) & Q(updated_at__lt=start)
+            gone_before_the_day
         )
     )
-    pools = {
-        (s.replacement.region, s.replacement.availability_zone, s.replacement.instance_type)
-        for s in switches
-        if s.replacement.lifecycle == Lifecycle.SPOT
-    } | {(r.region, r.availability_zone, r.instance_type) for r in replicas if r.lifecycle == Lifecycle.SPOT}
+    replacements = list(
+        Instance.objects.filter(**{"instance_metadata__tags__spotopt:purpose__in": list(REPLACES_TAG)})
+        .exclude(gone_before_the_day)
+        .select_related("account")
+    )
+    baselines = _Baselines.load(replacements)
+    launched = [s.replacement for s in switches] + replicas + replacements
+    pools = {(i.region, i.availability_zone, i.instance_type) for i in launched if i.lifecycle == Lifecycle.SPOT}
     prices = _Prices.load(pools, start, end)
     rows = [row for switch in switches if (row := _switch_row(switch, day, start, end, now, prices))]
     rows += [row for replica in replicas if (row := _replica_row(replica, day, start, end, now, prices))]
+    rows += [
+        row
+        for replacement in replacements
+        if (row := _replacement_row(replacement, baselines, start, end, now, prices))
+    ]
     with transaction.atomic():
         for row in rows:
             SavingsDay.objects.update_or_create(
@@ -211,6 +226,73 @@ def _replica_row(replica: Instance, day, start, end, now, prices) -> dict | None
         "projected_saving": Decimal(0),
         "baseline_basis": "",
         "actual_basis": basis,
+    }
+
+
+def _replaced_id(replacement: Instance) -> str:
+    tags = (replacement.instance_metadata or {}).get("tags") or {}
+    return tags.get(REPLACES_TAG.get(tags.get("spotopt:purpose"), ""), "")
+
+
+@dataclass
+class _Baselines:
+    """What each replaced instance would have cost an hour without spotopt, with the basis of that price:
+    (account, instance id) -> (price, basis). Two queries for all of a day's replacements."""
+
+    by_instance: dict
+
+    @classmethod
+    def load(cls, replacements: list[Instance]) -> "_Baselines":
+        wanted = {(r.account_id, _replaced_id(r)) for r in replacements if _replaced_id(r)}
+        if not wanted:
+            return cls({})
+        condition = Q(pk__in=[])
+        for account_id, instance_id in wanted:
+            condition |= Q(account_id=account_id, instance_id=instance_id)
+        replaced = {(i.account_id, i.instance_id): i for i in Instance.objects.filter(condition)}
+        # A replaced instance that a switch had launched: its baseline is that switch's.
+        switched = {
+            s.replacement_id: s
+            for s in Switch.objects.filter(
+                status=SwitchStatus.SUCCEEDED, replacement__in=[i.pk for i in replaced.values()]
+            ).select_related("instance")
+        }
+        by_instance = {}
+        for key, instance in replaced.items():
+            switch = switched.get(instance.pk)
+            if switch is not None:
+                price = switch.old_hourly_price or switch.instance.hourly_price
+                on_demand = switch.instance.lifecycle == Lifecycle.ON_DEMAND
+            else:
+                price, on_demand = instance.hourly_price, instance.lifecycle == Lifecycle.ON_DEMAND
+            by_instance[key] = (Decimal(price or 0), PriceBasis.LIST if on_demand else PriceBasis.RECORDED)
+        return cls(by_instance)
+
+    def of(self, replacement: Instance) -> tuple[Decimal, str] | None:
+        return self.by_instance.get((replacement.account_id, _replaced_id(replacement)))
+
+
+def _replacement_row(replacement: Instance, baselines: _Baselines, start, end, now, prices) -> dict | None:
+    baseline = baselines.of(replacement)
+    life = _life(replacement, None, now)
+    window = _clip(*life, start, end) if life else None
+    if window is None or baseline is None:
+        return None
+    price, basis = baseline
+    hours = _hours(*window)
+    actual, actual_basis = _actual(replacement, window, prices, replacement.hourly_price)
+    return {
+        "instance": replacement,
+        "kind": MoveKind.REPLACEMENT,
+        "account_id": replacement.account_id,
+        "switch": None,
+        "hours": hours.quantize(Decimal("0.0001")),
+        "baseline_cost": (price * hours).quantize(SIX),
+        "actual_cost": actual.quantize(SIX),
+        "overlap_cost": Decimal(0),
+        "projected_saving": Decimal(0),
+        "baseline_basis": basis,
+        "actual_basis": actual_basis,
     }
 
 

@@ -81,6 +81,10 @@ def _shared_session() -> boto3.session.Session:
     if session is None:
         core = botocore.session.get_session()
         core.register_component("data_loader", _shared_loader())
+        # Failed calls are counted for /metrics (ops.aws_errors); clients copy the session's handlers.
+        from ops.aws_errors import register
+
+        register(core)
         session = _thread_local.session = boto3.session.Session(botocore_session=core)
     return session
 

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "sla",
     "kube",
     "savings",
+    "ops",
     "demo",
 ]
 

@@ -66,6 +66,17 @@ def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _aws_error_counts(monkeypatch):
+    """Each test counts its own failed AWS calls (ops.aws_errors keeps them in memory until a flush, which a
+    test client's request would otherwise do inside another test's query count)."""
+    from collections import Counter
+
+    from ops import aws_errors
+
+    monkeypatch.setattr(aws_errors, "_pending", Counter())
+
+
 @pytest.fixture
 def clock(monkeypatch):
     """Frozen time for one test: django.utils.timezone.now answers `clock.now`, which starts at FROZEN_NOW

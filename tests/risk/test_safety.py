@@ -2,7 +2,7 @@
 reaction, act on the instance they name through the product's own launch service."""
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -14,7 +14,7 @@ from fleet.catalog import instance_type_catalog_refresh
 from fleet.models import Instance
 from fleet.services import instance_record_from_aws
 from risk.choices import IngestChannel
-from risk.models import SpotPoolRisk
+from risk.models import EventReaction, SpotPoolRisk
 from risk.safety import REPLICA_LIFETIME, false_alarm_replicas_retire
 from risk.services import REACT_INLINE, risk_events_ingest
 from sla.choices import DowntimeCause
@@ -129,6 +129,11 @@ def test_without_a_replica_an_emergency_replacement_is_launched_and_the_downtime
     log = DowntimeLog.objects.get()
     assert log.cause == DowntimeCause.NO_REPLICA and log.instance == instance and log.account == account
     assert log.ended_at is not None and log.duration_seconds is not None and log.duration_seconds >= 0
+    # Its reaction time, for /metrics: from the warning's arrival to the launch request.
+    reaction = EventReaction.objects.get(instance=instance)
+    assert reaction.action == "emergency_replacement" and reaction.account == account
+    assert reaction.acted_at == datetime.fromisoformat(note(instance)["launch_requested_at"])
+    assert 0 <= reaction.seconds == (reaction.acted_at - reaction.received_at).total_seconds()
 
 
 def test_an_asg_member_gets_its_replacement_attached_before_it_is_detached(ec2, account, aws_calls):  # noqa: F811

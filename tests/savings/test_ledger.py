@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db.models import Sum
 
-from fleet.choices import Lifecycle, MarketSource, SwitchStatus
+from fleet.choices import Lifecycle, MarketSource, PriceSource, SwitchStatus
 from fleet.models import Instance, SpotPriceStep, Switch
 from mlgov.choices import Decision
 from savings.choices import MoveKind, PriceBasis
@@ -117,3 +117,53 @@ def test_a_replica_counts_against_the_saving(make_user, make_account, make_insta
     row = SavingsDay.objects.get(instance=replica)
     assert row.kind == MoveKind.REPLICA and row.baseline_cost == 0
     assert row.actual_cost == Decimal("2.304000") and row.realized_saving == Decimal("-2.304000")
+
+
+def emergency_replacement(make_instance, account, replaced, *, lifecycle=Lifecycle.ON_DEMAND, price="0.096"):
+    tags = {"spotopt:purpose": "emergency-replacement", "spotopt:replaces": replaced.instance_id}
+    replacement = make_instance(
+        account,
+        instance_type="m5.large",
+        lifecycle=lifecycle,
+        instance_metadata={"launch_time": LAUNCHED.isoformat(), "tags": tags},
+    )
+    Instance.objects.filter(pk=replacement.pk).update(
+        hourly_price=Decimal(price), price_source=PriceSource.ON_DEMAND_LIST
+    )
+    return replacement
+
+
+def test_an_on_demand_emergency_fallback_for_a_spot_instance_counts_against_the_saving(
+    make_user, make_account, make_instance
+):
+    account = make_account(make_user())
+    own_spot = make_instance(account, instance_type="m5.large", lifecycle=Lifecycle.SPOT, is_active=False)
+    Instance.objects.filter(pk=own_spot.pk).update(hourly_price=Decimal("0.030"), price_source=PriceSource.SPOT_MARKET)
+    replacement = emergency_replacement(make_instance, account, own_spot)
+
+    day_close(day=date(2026, 11, 1), now=MONTH_END)
+
+    row = SavingsDay.objects.get(instance=replacement)
+    # 24 h: the Spot instance would have cost 24 x $0.030; its on-demand replacement cost 24 x $0.096.
+    assert row.kind == MoveKind.REPLACEMENT
+    assert (row.baseline_cost, row.actual_cost) == (Decimal("0.720000"), Decimal("2.304000"))
+    assert row.realized_saving == Decimal("-1.584000")
+    assert (row.baseline_basis, row.actual_basis) == (PriceBasis.RECORDED, PriceBasis.LIST)
+
+
+def test_a_replacement_of_a_switched_instance_keeps_the_switchs_baseline(switched, make_instance):
+    account, switch = switched
+    Instance.objects.filter(pk=switch.replacement_id).update(is_active=False, updated_at=LAUNCHED)
+    replacement = emergency_replacement(make_instance, account, switch.replacement)
+
+    day_close(day=date(2026, 11, 2), now=MONTH_END)
+
+    row = SavingsDay.objects.get(instance=replacement)
+    # The switch's old instance was on-demand at $0.096: so is the fallback, which saves nothing.
+    assert (row.baseline_cost, row.actual_cost, row.baseline_basis) == (
+        Decimal("2.304000"),
+        Decimal("2.304000"),
+        PriceBasis.LIST,
+    )
+    # The interrupted Spot replacement left before the day: the switch has no row for it.
+    assert not SavingsDay.objects.filter(kind=MoveKind.SWITCH, day=date(2026, 11, 2)).exists()
