@@ -16,9 +16,11 @@ through the product's own services:
   cannot backdate creation times, so the demo's idle resources carry their age in a tag that the demo's
   configuration (WASTE_AGE_TAG in demo/demo.env) tells the scanner to read.
 
-- the optimizer (demo_optimizer_seed): the shipped baseline through model governance, a synthetic week of
-  Spot prices (labelled synthetic: the emulator's prices are constant), then one optimizer cycle: the Lab's
-  switches run at once in the emulator (LINEAR and CLUSTER), PROD's wait for their approval requests.
+- the optimizer (demo_optimizer_seed): the shipped baseline through model governance, five synthetic weeks
+  of Spot prices (labelled synthetic: the emulator's prices are constant), then one optimizer cycle: the
+  Lab's switches run at once in the emulator (LINEAR and CLUSTER), PROD's wait for their approval requests.
+  The Lab's cycle runs on a clock set 30 days back (clock_set_back: the emulator cannot backdate a launch),
+  so the savings ledger closes a month of what its replacements ran (demo_ledger_seed).
 
 Where a domain service does not exist yet, the demo shows nothing of it rather than faking it.
 
@@ -29,17 +31,22 @@ running it again creates nothing twice and keeps the users' passwords (unless as
 import json
 import os
 import secrets
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlparse
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.choices import AccountStatus, EnvironmentType, InvitationStatus, Role
 from accounts.models import Account, TeamInvitation, User
-from accounts.services import PENDING_PREFIX, account_create_pending, account_verify_role
+from accounts.services import PENDING_PREFIX, account_create_pending, account_update, account_verify_role
 from accounts.teams import team_invitation_accept, team_invitation_create, team_rename
 from approvals.choices import ActionType, ApprovalStatus, RiskLevel
 from approvals.models import ApprovalRequest
@@ -348,12 +355,15 @@ def demo_estate_seed(*, progress: Progress | None = None) -> DemoSeedResult:
     result.kubernetes = demo_kubernetes_seed(
         prod=prod, registrar=User.objects.get(username=DEMO_ADMIN_USERNAME), progress=say
     )
-    say("Interruption events ...")
-    result.interruptions = demo_interruptions_seed(prod=prod, lab=lab, progress=say)
     say("Models ...")
     result.model = demo_model_seed()
+    say("Optimizer, a month ago ...")
+    # The Lab's cycle "a month ago" (clock_set_back) comes before the interruptions, which happen now.
+    lab_decisions = demo_optimizer_seed(accounts=[lab])
+    say("Interruption events ...")
+    result.interruptions = demo_interruptions_seed(prod=prod, lab=lab, progress=say)
     say("Optimizer ...")
-    result.experiments = demo_optimizer_seed(accounts=accounts)
+    result.experiments = dict(Counter(lab_decisions) + Counter(demo_optimizer_seed(accounts=[prod])))
     result.preview = demo_preview_seed(prod=prod, progress=say)
     result.ledger_rows = demo_ledger_seed(progress=say)
     say("Waste ...")
@@ -411,8 +421,6 @@ def demo_optimizer_seed(*, accounts: list[Account]) -> dict:
     on the pages: the emulator's prices are constant), then one cycle of the optimizer, as the 5-minute job
     runs it but with the switches run here (the Lab's execute in the emulator; PROD's are filed for
     approval). On-demand prices are the shipped catalog's (the emulator has no Pricing API)."""
-    from collections import Counter
-
     from fleet.catalog import compatible_spot_pools
     from fleet.execution import optimizer_cycle
     from fleet.market import synthetic_spot_history_seed
@@ -432,9 +440,26 @@ def demo_optimizer_seed(*, accounts: list[Account]) -> dict:
         for instance in instances:
             pools.add((instance.region, instance.availability_zone, instance.instance_type))
             pools.update(compatible_spot_pools(instance=instance, limit=20))
-        synthetic_spot_history_seed(pools=pools)
-        if not ExperimentLog.objects.filter(instance__account=account).exists():
-            cycle = optimizer_cycle(account=account, inline=True)
+        synthetic_spot_history_seed(pools=pools, days=DEMO_HISTORY_DAYS + 7)
+        if ExperimentLog.objects.filter(instance__account=account).exists():
+            continue
+        if account.environment_type == EnvironmentType.LAB and account.optimizer_max_risk is None:
+            # The Lab tries a looser risk appetite than the installation's 0.15 (its account settings).
+            account = account_update(
+                user=User.objects.get(username=DEMO_CLIENT_USERNAME),
+                account=account,
+                optimizer_max_risk=DEMO_LAB_MAX_RISK,
+            )
+        # The Lab's cycles run "a month ago", one a day for the first days (the 5-minute job would run many):
+        # a group's next member is switched once the first is done, a fallback returns when a pool is safe.
+        days_back = (
+            range(DEMO_HISTORY_DAYS, DEMO_HISTORY_DAYS - 3, -1)
+            if account.environment_type == EnvironmentType.LAB
+            else [0]
+        )
+        for days in days_back:
+            with clock_set_back(timedelta(days=days)):
+                cycle = optimizer_cycle(account=account, inline=True)
             decisions.update(cycle.decisions)
             for status in cycle.executed.values():
                 decisions[f"switch {status.lower()}"] += 1
@@ -443,16 +468,33 @@ def demo_optimizer_seed(*, accounts: list[Account]) -> dict:
     return dict(decisions)
 
 
-def demo_ledger_seed(*, progress) -> int:
-    """The savings ledger's days so far this month (what the hourly job closes), for the Savings page: the
-    Lab's executed switches count from their launch."""
-    from django.utils import timezone
+DEMO_LAB_MAX_RISK = Decimal("0.25")
+# The Lab's switches run on a clock this many days behind, so the ledger has a month of what ran to close.
+DEMO_HISTORY_DAYS = 30
 
+
+@contextmanager
+def clock_set_back(delta: timedelta) -> Iterator[None]:
+    """Inside, the product's clock (django.utils.timezone.now, which its services and auto_now fields read)
+    runs `delta` behind, still advancing. For the demo only: the AWS emulator launches everything now and
+    cannot backdate a launch, so the Lab's first cycle is run "a month ago" through the product's own code."""
+    real_now = timezone.now
+    timezone.now = lambda: real_now() - delta
+    try:
+        yield
+    finally:
+        timezone.now = real_now
+
+
+def demo_ledger_seed(*, progress) -> int:
+    """The savings ledger's days since the Lab's switches (what the hourly job closes, day by day), for the
+    Savings page and the overview: last month's days and this month's so far."""
     from savings.ledger import days_close
 
     today = timezone.now().date()
-    rows = days_close(first=today.replace(day=1), last=today)
-    progress(f"  savings ledger: {rows} row(s) closed for {today:%B %Y} so far")
+    first = today - timedelta(days=DEMO_HISTORY_DAYS)
+    rows = days_close(first=first, last=today)
+    progress(f"  savings ledger: {rows} row(s) closed from {first:%Y-%m-%d} to {today:%Y-%m-%d}")
     return rows
 
 

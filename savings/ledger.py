@@ -3,7 +3,8 @@ and what it really cost that UTC day, from what ran (not from what a decision pr
 
 - A succeeded switch (SWITCH, FALLBACK_ONDEMAND, RETURN_TO_SPOT): its replacement's hours that day, from its
   launch (the switch's "launched" step) until it left (inactive since discovery saw it go) or now. Baseline:
-  those hours at the price the old instance paid when the optimizer decided (on-demand: the list price).
+  those hours of the old instance: an on-demand one at its list price, a Spot one priced by its own pool's
+  history over the same hours (measured; the price it paid when the optimizer decided if none is known).
   Actual: a Spot replacement's hours priced by its pool's Spot price history as a step function (each price
   holds until the pool's next step; measured), an on-demand one at its list price. The time both ran during
   the swap (launched -> old terminated) costs the old price on top: an overlap against us. Projected: the
@@ -11,8 +12,8 @@ and what it really cost that UTC day, from what ran (not from what a decision pr
 - A replica the safety net kept standing by: baseline nothing, actual its hours at its price (against us).
 - A replacement the safety net launched for an interrupted instance (an emergency replacement, or the one
   attached to an Auto Scaling group before the doomed member left): baseline the replaced instance's
-  baseline (the old price of the switch that launched it, else its own price), actual the replacement's
-  hours priced as above. An on-demand emergency fallback for a Spot instance costs more: against us.
+  baseline (the old instance of the switch that launched it, else itself) priced as above, actual the
+  replacement's hours priced as above. An on-demand emergency fallback for a Spot instance costs more: against us.
 
 Every row is upserted on (instance, kind, day): closing a day again changes nothing; `manage.py
 savings_recompute --month YYYY-MM` closes every day of a month again from these inputs.
@@ -149,8 +150,11 @@ def day_close(*, day: date, now: datetime | None = None) -> int:
         .select_related("account")
     )
     baselines = _Baselines.load(replacements)
-    launched = [s.replacement for s in switches] + replicas + replacements
-    pools = {(i.region, i.availability_zone, i.instance_type) for i in launched if i.lifecycle == Lifecycle.SPOT}
+    # Every instance priced: what ran (replacements, replicas) and what would have run (a Spot baseline is
+    # measured from its own pool's history over the same hours).
+    priced = [s.replacement for s in switches] + [s.instance for s in switches] + replicas + replacements
+    priced += [instance for instance, _ in baselines.by_instance.values()]
+    pools = {(i.region, i.availability_zone, i.instance_type) for i in priced if i.lifecycle == Lifecycle.SPOT}
     prices = _Prices.load(pools, start, end)
     rows = [row for switch in switches if (row := _switch_row(switch, day, start, end, now, prices))]
     rows += [row for replica in replicas if (row := _replica_row(replica, day, start, end, now, prices))]
@@ -167,7 +171,9 @@ def day_close(*, day: date, now: datetime | None = None) -> int:
     return len(rows)
 
 
-def _actual(instance: Instance, window, prices: _Prices, fallback_price) -> tuple[Decimal, str]:
+def _cost(instance: Instance, window, prices: _Prices, fallback_price) -> tuple[Decimal, str]:
+    """What `instance` cost (or would have cost) over `window`, and the basis: a Spot instance by its pool's
+    measured history (else `fallback_price`, the price recorded), an on-demand one at its list price."""
     hours = _hours(*window)
     if instance.lifecycle == Lifecycle.SPOT:
         measured = prices.cost((instance.region, instance.availability_zone, instance.instance_type), *window)
@@ -186,11 +192,12 @@ def _switch_row(switch: Switch, day, start, end, now, prices) -> dict | None:
         return None
     hours = _hours(*window)
     old_price = Decimal(switch.old_hourly_price or switch.instance.hourly_price or 0)
-    actual, basis = _actual(replacement, window, prices, switch.new_hourly_price)
+    baseline, baseline_basis = _cost(switch.instance, window, prices, old_price)
+    actual, basis = _cost(replacement, window, prices, switch.new_hourly_price)
     overlap = Decimal(0)
     old_left = _step_at(switch.steps, "terminated old") or switch.finished_at
     if launched and old_left and (both := _clip(launched, old_left, *window)):
-        overlap = old_price * _hours(*both)
+        overlap = _cost(switch.instance, both, prices, old_price)[0]
     log = switch.experiment_log
     projected = Decimal(log.projected_hourly_savings or 0) * hours if log else Decimal(0)
     return {
@@ -199,11 +206,11 @@ def _switch_row(switch: Switch, day, start, end, now, prices) -> dict | None:
         "account_id": switch.account_id,
         "switch": switch,
         "hours": hours.quantize(Decimal("0.0001")),
-        "baseline_cost": (old_price * hours).quantize(SIX),
+        "baseline_cost": baseline.quantize(SIX),
         "actual_cost": actual.quantize(SIX),
         "overlap_cost": overlap.quantize(SIX),
         "projected_saving": projected.quantize(SIX),
-        "baseline_basis": PriceBasis.LIST if switch.instance.lifecycle == Lifecycle.ON_DEMAND else PriceBasis.RECORDED,
+        "baseline_basis": baseline_basis,
         "actual_basis": basis,
     }
 
@@ -213,7 +220,7 @@ def _replica_row(replica: Instance, day, start, end, now, prices) -> dict | None
     window = _clip(*life, start, end) if life else None
     if window is None:
         return None
-    actual, basis = _actual(replica, window, prices, replica.hourly_price)
+    actual, basis = _cost(replica, window, prices, replica.hourly_price)
     return {
         "instance": replica,
         "kind": MoveKind.REPLICA,
@@ -236,8 +243,8 @@ def _replaced_id(replacement: Instance) -> str:
 
 @dataclass
 class _Baselines:
-    """What each replaced instance would have cost an hour without spotopt, with the basis of that price:
-    (account, instance id) -> (price, basis). Two queries for all of a day's replacements."""
+    """What would have run without spotopt in each replaced instance's place, and the price it was recorded
+    at: (account, instance id) -> (instance, price). Two queries for all of a day's replacements."""
 
     by_instance: dict
 
@@ -261,14 +268,12 @@ class _Baselines:
         for key, instance in replaced.items():
             switch = switched.get(instance.pk)
             if switch is not None:
-                price = switch.old_hourly_price or switch.instance.hourly_price
-                on_demand = switch.instance.lifecycle == Lifecycle.ON_DEMAND
+                by_instance[key] = (switch.instance, switch.old_hourly_price or switch.instance.hourly_price)
             else:
-                price, on_demand = instance.hourly_price, instance.lifecycle == Lifecycle.ON_DEMAND
-            by_instance[key] = (Decimal(price or 0), PriceBasis.LIST if on_demand else PriceBasis.RECORDED)
+                by_instance[key] = (instance, instance.hourly_price)
         return cls(by_instance)
 
-    def of(self, replacement: Instance) -> tuple[Decimal, str] | None:
+    def of(self, replacement: Instance) -> tuple[Instance, Decimal | None] | None:
         return self.by_instance.get((replacement.account_id, _replaced_id(replacement)))
 
 
@@ -278,16 +283,17 @@ def _replacement_row(replacement: Instance, baselines: _Baselines, start, end, n
     window = _clip(*life, start, end) if life else None
     if window is None or baseline is None:
         return None
-    price, basis = baseline
     hours = _hours(*window)
-    actual, actual_basis = _actual(replacement, window, prices, replacement.hourly_price)
+    baseline_instance, recorded_price = baseline
+    baseline_cost, basis = _cost(baseline_instance, window, prices, recorded_price)
+    actual, actual_basis = _cost(replacement, window, prices, replacement.hourly_price)
     return {
         "instance": replacement,
         "kind": MoveKind.REPLACEMENT,
         "account_id": replacement.account_id,
         "switch": None,
         "hours": hours.quantize(Decimal("0.0001")),
-        "baseline_cost": (price * hours).quantize(SIX),
+        "baseline_cost": baseline_cost.quantize(SIX),
         "actual_cost": actual.quantize(SIX),
         "overlap_cost": Decimal(0),
         "projected_saving": Decimal(0),

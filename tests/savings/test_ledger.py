@@ -167,3 +167,49 @@ def test_a_replacement_of_a_switched_instance_keeps_the_switchs_baseline(switche
     )
     # The interrupted Spot replacement left before the day: the switch has no row for it.
     assert not SavingsDay.objects.filter(kind=MoveKind.SWITCH, day=date(2026, 11, 2)).exists()
+
+
+def test_a_fallback_from_spot_is_measured_against_its_old_pools_prices(
+    make_user, make_account, make_instance, make_experiment
+):
+    account = make_account(make_user())
+    old = make_instance(
+        account, instance_type="m5a.large", availability_zone="us-east-1a", lifecycle=Lifecycle.SPOT, is_active=False
+    )
+    new = make_instance(
+        account,
+        instance_type="m5.large",
+        lifecycle=Lifecycle.ON_DEMAND,
+        instance_metadata={"launch_time": LAUNCHED.isoformat(), "tags": {"spotopt:purpose": "optimizer-fallback"}},
+    )
+    Switch.objects.create(
+        account=account,
+        instance=old,
+        replacement=new,
+        experiment_log=make_experiment(old),
+        decision=Decision.FALLBACK_ONDEMAND,
+        pipeline_mode=old.pipeline_mode,
+        target_instance_type="m5.large",
+        target_availability_zone="us-east-1a",
+        target_lifecycle=Lifecycle.ON_DEMAND,
+        old_hourly_price=Decimal("0.000010"),  # what the emulator said the Spot instance paid: not its pool's price
+        new_hourly_price=Decimal("0.096"),
+        status=SwitchStatus.SUCCEEDED,
+        started_at=LAUNCHED,
+        finished_at=LAUNCHED,
+        steps=[
+            {"step": "launched", "at": LAUNCHED.isoformat()},
+            {"step": "terminated old", "at": LAUNCHED.isoformat()},
+        ],
+    )
+    step("us-east-1a", "m5a.large", "0.030", LAUNCHED - timedelta(days=2))
+    step("us-east-1a", "m5a.large", "0.040", PRICE_CHANGE)
+
+    day_close(day=date(2026, 11, 16), now=MONTH_END)
+
+    row = SavingsDay.objects.get(instance=new)
+    # 24 h of the old pool at $0.040 (measured) against 24 h on-demand at $0.096 (list): a fallback costs us.
+    assert row.kind == MoveKind.FALLBACK
+    assert (row.baseline_cost, row.baseline_basis) == (Decimal("0.960000"), PriceBasis.MEASURED)
+    assert (row.actual_cost, row.actual_basis) == (Decimal("2.304000"), PriceBasis.LIST)
+    assert row.realized_saving == Decimal("-1.344000")

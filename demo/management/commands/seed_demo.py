@@ -81,7 +81,7 @@ class Command(BaseCommand):
                 "(its account page, Savings preview)"
             )
         if result.ledger_rows:
-            self.stdout.write(f"Savings ledger: {result.ledger_rows} row(s) this month (Savings page)")
+            self.stdout.write(f"Savings ledger: {result.ledger_rows} row(s), the last month (Savings, Overview)")
         if result.model:
             self.stdout.write(f"Production model: {result.model} (Lab page)")
         if result.waste:
