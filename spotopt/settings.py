@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "kube",
     "savings",
     "ops",
+    "replay",
     "demo",
 ]
 
