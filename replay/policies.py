@@ -3,15 +3,15 @@ among the same compatible pools the product's catalog gives spotopt (fleet.catal
 choice differs. What each peer does, as the simulator applies it (replay/simulator.py, PeerPolicy):
 
 - on-demand: never moves; the baseline every saving is measured against.
-- AutoSpotting: replaces an on-demand instance with the cheapest compatible Spot pool (its default
-  "cheapest" allocation), and launches an interrupted instance's replacement the same way; it remembers
+- AutoSpotting: replaces each on-demand instance with the cheapest compatible Spot pool (its default
+  "cheapest" allocation) at every run, and launches an interrupted instance's replacement the same way; it remembers
   nothing, so a replacement may land in the pool just interrupted. It does not act on rebalance
   recommendations and does not move running Spot instances.
 - Karpenter: price-capacity-optimized allocation (EC2 Fleet's: the pools with the most spare capacity,
   here the highest Spot placement score and those within one point of it, then the cheapest of them), and
   an interrupted pool is "unavailable" for three minutes (its unavailable-offerings cache). It launches at
-  the start and on interruption; consolidation and rebalance handling are left out (off by default for
-  Spot).
+  the start and on interruption, and replaces an on-demand node with Spot when a pool is available
+  (consolidation); Spot-to-Spot consolidation and rebalance handling are left out (off by default).
 """
 
 from dataclasses import dataclass, field

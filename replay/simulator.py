@@ -332,15 +332,15 @@ class OnDemandPolicy(Policy):
 
 
 class PeerPolicy(Policy):
-    """AutoSpotting or Karpenter: `choose(candidates, market, …)` from replay/policies.py at launch time (the
-    first cycle moves every on-demand instance, an interruption launches a replacement). Candidates are the
+    """AutoSpotting or Karpenter: its choice from replay/policies.py at launch time: every cycle moves each
+    instance still on-demand (all of them at the start; one whose replacement found no pool later), and an
+    interruption launches a replacement. Candidates are the
     product catalog's compatible pools (`candidates`: (instance type, zone) -> pools, own pool first)."""
 
     def __init__(self, name: str, candidates: dict[tuple[str, str], list[Pool]]):
         self.name = name
         self.candidates = candidates
         self.unavailable_until: dict[Pool, datetime] = {}
-        self.started = False
 
     def _choose(self, engine: Engine, instance: SimInstance, at: datetime) -> Pool | None:
         pools = self.candidates.get((instance.original_type, instance.availability_zone), [])
@@ -349,11 +349,10 @@ class PeerPolicy(Policy):
         return autospotting_choice(pools, engine.market)
 
     def cycle(self, engine: Engine, at: datetime) -> list[Move]:
-        if self.started:
-            return []
-        self.started = True
         moves = []
         for instance in engine.fleet.values():
+            if instance.lifecycle != ON_DEMAND:
+                continue
             pool = self._choose(engine, instance, at)
             if pool is not None:
                 moves.append(Move(instance.instance_id, pool, SPOT))

@@ -200,18 +200,32 @@ def _switch_row(switch: Switch, day, start, end, now, prices) -> dict | None:
         overlap = _cost(switch.instance, both, prices, old_price)[0]
     log = switch.experiment_log
     projected = Decimal(log.projected_hourly_savings or 0) * hours if log else Decimal(0)
+    return _row(
+        replacement,
+        KIND_OF_DECISION.get(switch.decision, MoveKind.SWITCH),
+        hours,
+        (baseline, baseline_basis),
+        (actual, basis),
+        switch=switch,
+        overlap=overlap,
+        projected=projected,
+    )
+
+
+def _row(instance, kind, hours, baseline, actual, *, switch=None, overlap=Decimal(0), projected=Decimal(0)) -> dict:
+    """A SavingsDay's fields; `baseline` and `actual` are (cost, price basis)."""
     return {
-        "instance": replacement,
-        "kind": KIND_OF_DECISION.get(switch.decision, MoveKind.SWITCH),
-        "account_id": switch.account_id,
+        "instance": instance,
+        "kind": kind,
+        "account_id": instance.account_id,
         "switch": switch,
         "hours": hours.quantize(Decimal("0.0001")),
-        "baseline_cost": baseline.quantize(SIX),
-        "actual_cost": actual.quantize(SIX),
+        "baseline_cost": baseline[0].quantize(SIX),
+        "actual_cost": actual[0].quantize(SIX),
         "overlap_cost": overlap.quantize(SIX),
         "projected_saving": projected.quantize(SIX),
-        "baseline_basis": baseline_basis,
-        "actual_basis": basis,
+        "baseline_basis": baseline[1],
+        "actual_basis": actual[1],
     }
 
 
@@ -220,20 +234,8 @@ def _replica_row(replica: Instance, day, start, end, now, prices) -> dict | None
     window = _clip(*life, start, end) if life else None
     if window is None:
         return None
-    actual, basis = _cost(replica, window, prices, replica.hourly_price)
-    return {
-        "instance": replica,
-        "kind": MoveKind.REPLICA,
-        "account_id": replica.account_id,
-        "switch": None,
-        "hours": _hours(*window).quantize(Decimal("0.0001")),
-        "baseline_cost": Decimal(0),
-        "actual_cost": actual.quantize(SIX),
-        "overlap_cost": Decimal(0),
-        "projected_saving": Decimal(0),
-        "baseline_basis": "",
-        "actual_basis": basis,
-    }
+    actual = _cost(replica, window, prices, replica.hourly_price)
+    return _row(replica, MoveKind.REPLICA, _hours(*window), (Decimal(0), ""), actual)
 
 
 def _replaced_id(replacement: Instance) -> str:
@@ -283,23 +285,14 @@ def _replacement_row(replacement: Instance, baselines: _Baselines, start, end, n
     window = _clip(*life, start, end) if life else None
     if window is None or baseline is None:
         return None
-    hours = _hours(*window)
     baseline_instance, recorded_price = baseline
-    baseline_cost, basis = _cost(baseline_instance, window, prices, recorded_price)
-    actual, actual_basis = _cost(replacement, window, prices, replacement.hourly_price)
-    return {
-        "instance": replacement,
-        "kind": MoveKind.REPLACEMENT,
-        "account_id": replacement.account_id,
-        "switch": None,
-        "hours": hours.quantize(Decimal("0.0001")),
-        "baseline_cost": baseline_cost.quantize(SIX),
-        "actual_cost": actual.quantize(SIX),
-        "overlap_cost": Decimal(0),
-        "projected_saving": Decimal(0),
-        "baseline_basis": basis,
-        "actual_basis": actual_basis,
-    }
+    return _row(
+        replacement,
+        MoveKind.REPLACEMENT,
+        _hours(*window),
+        _cost(baseline_instance, window, prices, recorded_price),
+        _cost(replacement, window, prices, replacement.hourly_price),
+    )
 
 
 def days_close(*, first: date, last: date, now: datetime | None = None) -> int:
