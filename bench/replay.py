@@ -54,7 +54,7 @@ FIGURES = (
     ("interruptions/1000 h", "interruptions_per_1000_hours", "{:.2f}", False),
     ("downtime s/account-month", "downtime_per_account_month", "{:.0f}", False),
     ("switches", "switches", "{:d}", False),
-    ("decision ms/cycle", "decision_ms_per_cycle", "{:.1f}", False),
+    ("decision ms/cycle", "decision_ms_per_cycle", "{:.2f}", False),
 )
 EXTRA = (("replacements", "replacements"), ("replicas", "replicas"), ("promoted", "promotions"))
 
@@ -93,10 +93,15 @@ def main() -> int:
 
     from replay.generator import generate
     from replay.scenario import scenario_run
-    from replay.trace import read_trace, write_trace
+    from replay.trace import TraceError, read_trace, write_trace
 
     if args.trace:
-        traces = [lambda: read_trace(args.trace)]
+        try:
+            recorded = read_trace(args.trace)
+        except (OSError, TraceError) as exc:
+            print(f"replay: cannot read the trace: {exc}", file=sys.stderr)
+            return 2
+        traces = [lambda: recorded]
     else:
         names = args.scenario or list(SCENARIOS)
         traces = [
