@@ -22,6 +22,7 @@ assumptions) or per recorded trace (`manage.py replay_record`):
 """
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -85,7 +86,8 @@ def report(trace, results, seconds: float) -> None:
 def main() -> int:
     args = parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="spotopt-replay-"))
-    given_url = bool(django_environment(tmp, LOG_LEVEL="ERROR") != "throwaway SQLite")
+    given_url = bool(os.environ.get("DATABASE_URL"))  # as common.moto_and_scratch_database decides
+    django_environment(tmp, LOG_LEVEL="ERROR")
     import django
 
     django.setup()

@@ -88,7 +88,10 @@ class MarketSnapshot:
         self.sources: dict[tuple, set] = {}
         for row in (
             SpotPriceStep.objects.filter(
-                region__in=regions, instance_type__in=types, observed_at__gte=now - timedelta(days=PRICE_DAYS)
+                region__in=regions,
+                instance_type__in=types,
+                observed_at__gte=now - timedelta(days=PRICE_DAYS),
+                observed_at__lte=now,  # as of `now`: a decision (or a replay, or training) never sees later
             )
             .order_by("observed_at")
             .values_list("region", "availability_zone", "instance_type", "observed_at", "price", "source")
@@ -102,7 +105,9 @@ class MarketSnapshot:
             )
         }
         self.hive: dict[tuple, dict] = {}
-        recent = GlobalRiskEvent.objects.filter(region__in=regions, received_at__gte=now - timedelta(days=HIVE_DAYS))
+        recent = GlobalRiskEvent.objects.filter(
+            region__in=regions, received_at__gte=now - timedelta(days=HIVE_DAYS), received_at__lte=now
+        )
         for row in (
             recent.order_by()
             .values("region", "availability_zone", "instance_type", "event_type")
@@ -129,6 +134,7 @@ class MarketSnapshot:
                 region__in=regions,
                 event_type=RiskEventType.TERMINATION_NOTICE,
                 received_at__gte=now - timedelta(days=TENANT_DAYS),
+                received_at__lte=now,
             )
             .order_by()
             .values("account_id", "region")

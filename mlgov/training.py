@@ -17,10 +17,10 @@ The training set (feature schema "1", mlgov/features.py):
   with the features the optimizer stored for the pool it moved to (`features_used["chosen"]` of its
   experiment log). Switches without them, or of another schema, are skipped and counted.
 
-The features are MarketSnapshot.features() itself, on a HistoricalSnapshot: MarketSnapshot reads "the last
-N days" with no upper bound (right for the optimizer, whose `now` is now), so a past t would see later price
-steps and warnings, the label's included. HistoricalSnapshot is given the rows of the whole window, read
-once (a fixed number of queries whatever the days, pools or step), and keeps only those up to t. Capacity
+The features are MarketSnapshot.features() itself, on a HistoricalSnapshot: MarketSnapshot reads the last
+N days up to its `now` with queries of its own for every time; HistoricalSnapshot is given the rows of the
+whole window, read once (a fixed number of queries whatever the days, pools or step), and keeps only those
+up to t. Capacity
 signals (placement score, advisor band) and on-demand prices are stored as current values only: every
 sample gets today's.
 
@@ -143,7 +143,7 @@ class HistoricalSnapshot(MarketSnapshot):
     It fills the attributes MarketSnapshot.__init__ fills (tests/mlgov/test_training.py checks that both give
     the same features when nothing is later than `now`), without its queries."""
 
-    def __init__(self, history: History, *, now):  # not super().__init__(): it would query, without a bound
+    def __init__(self, history: History, *, now):  # not super().__init__(): it would query for every t
         from fleet.pricing import on_demand_hourly
 
         self.now = now

@@ -47,6 +47,7 @@ def trace_record(*, region: str, days: int, end: datetime | None = None, refresh
     steps = []
     for zone, name in (
         SpotPriceStep.objects.filter(region=region, observed_at__lte=history_start)
+        .order_by()
         .values_list("availability_zone", "instance_type")
         .distinct()
     ):

@@ -22,8 +22,9 @@ Policies: `OnDemandPolicy`, `PeerPolicy` (AutoSpotting and Karpenter, replay/pol
 fleet.optimizer.optimizer_evaluate (candidates from fleet.catalog, features from mlgov.features, the
 model through onnxruntime, the gatekeeper's poisoned pools, the decision) every cycle, every warning and
 recommendation ingested into the hive through risk.services.risk_events_ingest, and replacements and
-replicas chosen by risk.safety.replacement_pools. Nothing is executed in AWS: the simulator moves the
-inventory row as a switch would.
+replicas chosen by risk.safety.replacement_pools, and fleet.execution's pacing (an instance a switch just
+launched settles, `_resting`). Nothing is executed in AWS: the simulator moves the inventory row as a
+switch would and records the switch.
 """
 
 import time
@@ -39,7 +40,6 @@ from .policies import KARPENTER_UNAVAILABLE_FOR, Market, autospotting_choice, ka
 from .trace import Pool, Trace
 
 SPOT, ON_DEMAND = "spot", "on-demand"
-REPLICA_LIFETIME = timedelta(hours=6)  # risk.safety.REPLICA_LIFETIME (checked by tests/replay)
 HOURS_PER_ACCOUNT_MONTH = 30 * 24
 
 
@@ -166,6 +166,10 @@ class Engine:
 
     def move(self, instance: SimInstance, pool: Pool, lifecycle: str, at: datetime, purpose: str) -> None:
         self._settle(instance, at)
+        if instance.replica is not None:  # it stood by the old instance, which is gone (risk.safety retires it)
+            self._settle_replica(instance, at)
+            if instance.replica is not None:
+                self._drop_replica(instance)
         if instance.lifecycle == SPOT:
             self.spot_in[instance.pool].discard(instance.instance_id)
         instance.region, instance.availability_zone, instance.instance_type = pool
@@ -222,7 +226,7 @@ class Engine:
                 continue
             target = self.policy.replica_pool(self, instance, at)
             if target is not None:
-                instance.replica = Replica(target, at, at + REPLICA_LIFETIME)
+                instance.replica = Replica(target, at, at + self.policy.replica_lifetime)
                 self.replicas_in[target].add(instance.instance_id)
                 self.figures.replicas += 1
 
@@ -277,7 +281,6 @@ class Engine:
             self.market.on_demand[(i.region, i.instance_type)] * hours for i in self.trace.instances
         )
         figures.account_months = len(self.trace.tenants) * hours / HOURS_PER_ACCOUNT_MONTH
-        self.policy.finish(self)
         return figures
 
 
@@ -292,6 +295,7 @@ class Policy:
     """What every policy answers; the defaults are "do nothing"."""
 
     name = "policy"
+    replica_lifetime = timedelta(hours=6)  # spotopt's is risk.safety.REPLICA_LIFETIME
 
     def setup(self, engine: Engine) -> None:
         pass
@@ -321,9 +325,6 @@ class Policy:
         return None
 
     def moved(self, engine: Engine, instance: SimInstance, purpose: str) -> None:
-        pass
-
-    def finish(self, engine: Engine) -> None:
         pass
 
 
@@ -359,8 +360,9 @@ class PeerPolicy(Policy):
         return moves
 
     def warned(self, engine: Engine, victims: list[SimInstance], at: datetime) -> None:
-        for instance in victims:
-            self.unavailable_until[instance.pool] = at + KARPENTER_UNAVAILABLE_FOR
+        if self.name == "karpenter":  # its unavailable-offerings cache; AutoSpotting remembers nothing
+            for instance in victims:
+                self.unavailable_until[instance.pool] = at + KARPENTER_UNAVAILABLE_FOR
 
     def replacement(self, engine: Engine, instance: SimInstance, at: datetime) -> tuple[Pool, str]:
         pool = self._choose(engine, instance, at)
@@ -397,7 +399,11 @@ class SpotoptPolicy(Policy):
     name = "spotopt"
 
     def __init__(self, seeded, clock: SimClock):
+        from risk.safety import REPLICA_LIFETIME
+
+        self.replica_lifetime = REPLICA_LIFETIME
         self.seeded, self.clock_ = seeded, clock
+        self.decisions: dict[str, str] = {}  # instance id -> the decision of the move being made
         self.pending_steps: list = []
         self.changed_pools: dict[Pool, float] = {}
         self.event_number = 0
@@ -449,17 +455,21 @@ class SpotoptPolicy(Policy):
         self._sync_market()
 
     def cycle(self, engine: Engine, at: datetime) -> list[Move]:
+        from fleet.execution import EXECUTED_DECISIONS, _resting
         from fleet.models import Instance
         from fleet.optimizer import FALLBACK_PURPOSE, optimizer_evaluate
         from mlgov.choices import Decision
 
         instances = list(Instance.objects.filter(pk__in=self.seeded.instance_pks).select_related("account"))
         logs = optimizer_evaluate(instances=instances, now=at, write=False)
+        # fleet.execution._plan's pacing: an instance a switch just launched settles first.
+        resting = _resting([log.instance for log in logs if log.decision in EXECUTED_DECISIONS], now=at)
         moves = []
         for log in logs:
-            if log.decision not in (Decision.SWITCH, Decision.FALLBACK_ONDEMAND, Decision.RETURN_TO_SPOT):
+            if log.decision not in EXECUTED_DECISIONS or log.instance.pk in resting:
                 continue
             instance = log.instance
+            self.decisions[instance.instance_id] = log.decision
             pool = (
                 instance.region,
                 log.selected_availability_zone or instance.availability_zone,
@@ -501,26 +511,28 @@ class SpotoptPolicy(Policy):
         self._sync_market()
         self._ingest(told, at, "EC2 Instance Rebalance Recommendation", {})
 
-    def _safe_pools(self, instance: SimInstance) -> list[Pool]:
+    def _safe_pools(self, engine: Engine, instance: SimInstance) -> list[Pool]:
         from risk.safety import replacement_pools
 
-        return replacement_pools(instance=self.rows[instance.instance_id])
+        # A recorded trace may lack prices for some of the catalog's pools: the replay cannot price those.
+        pools = replacement_pools(instance=self.rows[instance.instance_id])
+        return [tuple(pool) for pool in pools if tuple(pool) in engine.market.spot]
 
     def replacement(self, engine: Engine, instance: SimInstance, at: datetime) -> tuple[Pool, str]:
         # risk.safety._emergency_replacement: the best safe Spot pool, else on-demand of its type and zone.
-        pools = self._safe_pools(instance)
-        return (tuple(pools[0]), SPOT) if pools else (instance.pool, ON_DEMAND)
+        pools = self._safe_pools(engine, instance)
+        return (pools[0], SPOT) if pools else (instance.pool, ON_DEMAND)
 
     def replica_pool(self, engine: Engine, instance: SimInstance, at: datetime) -> Pool | None:
         # risk.safety._on_rebalance: a replica in the best safe Spot pool, none without one.
-        pools = self._safe_pools(instance)
-        return tuple(pools[0]) if pools else None
+        pools = self._safe_pools(engine, instance)
+        return pools[0] if pools else None
 
     def moved(self, engine: Engine, instance: SimInstance, purpose: str) -> None:
         """The inventory row follows the move, as discovery would record the replacement (tagged with its
         purpose as fleet.launch tags it: an optimizer fallback may return to Spot later)."""
-        from fleet.choices import Lifecycle, PriceSource
-        from fleet.models import Instance
+        from fleet.choices import Lifecycle, PipelineMode, PriceSource, SwitchStatus
+        from fleet.models import Instance, Switch
         from fleet.optimizer import PURPOSE_TAG
 
         row = self.rows[instance.instance_id]
@@ -541,3 +553,18 @@ class SpotoptPolicy(Policy):
             price_source=row.price_source,
             instance_metadata=metadata,
         )
+        decision = self.decisions.pop(instance.instance_id, None)
+        if decision is not None:  # the optimizer's move, recorded as its switch (the pacing above reads it)
+            Switch.objects.create(
+                account=row.account,
+                instance=row,
+                replacement=row,
+                decision=decision,
+                pipeline_mode=PipelineMode.LINEAR,
+                target_instance_type=row.instance_type,
+                target_availability_zone=row.availability_zone,
+                target_lifecycle=row.lifecycle,
+                status=SwitchStatus.SUCCEEDED,
+                started_at=engine.now,
+                finished_at=engine.now,
+            )

@@ -270,8 +270,9 @@ class EventReactionQuerySet(TenantQuerySet):
 
 
 class EventReaction(UUIDModel):
-    """What the safety net did about one stored event, and how long it took from the event's arrival to the
-    act (the launch request, or the promotion): the reaction time operators watch on /metrics."""
+    """What the safety net did about one stored event when it acted (a launch, or a replica's promotion), and
+    how long it took from the event's arrival to the act: the reaction time operators watch on /metrics;
+    the savings ledger reads when a replica took over."""
 
     account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="event_reactions")
     instance = models.ForeignKey(
@@ -280,6 +281,8 @@ class EventReaction(UUIDModel):
     event_id = models.CharField(max_length=128)
     event_type = models.CharField(max_length=24, choices=RiskEventType.choices)
     action = models.CharField(max_length=32)
+    # The instance that took over (the replacement launched, or the replica promoted).
+    replacement_id = models.CharField(max_length=32, blank=True)
     received_at = models.DateTimeField()
     acted_at = models.DateTimeField(db_index=True)
     seconds = models.FloatField(help_text="From the event's arrival to the act.")
@@ -288,6 +291,10 @@ class EventReaction(UUIDModel):
 
     class Meta:
         ordering = ["-acted_at"]
+        constraints = [
+            # A reaction retried for the same event and instance is the same act, counted once.
+            models.UniqueConstraint(fields=["event_id", "instance"], name="event_reaction_once"),
+        ]
 
     def __str__(self):
         return f"{self.action} on {self.event_id} in {self.seconds:.2f} s"

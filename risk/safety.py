@@ -42,6 +42,7 @@ from .models import EventReaction, GlobalRiskEvent, SpotPoolRisk
 logger = logging.getLogger(__name__)
 
 REPLICA_LIFETIME = timedelta(hours=6)
+PROMOTED = "replica_promoted"  # the reaction that hands a warned instance's work to its replica
 
 
 @dataclass(frozen=True)
@@ -279,9 +280,7 @@ def _on_termination(instance: Instance, event: GlobalRiskEvent) -> Reaction:
         Instance.objects.filter(pk=replica.pk).update(
             is_replica=False, replica_of=None, replica_expiry=None, updated_at=timezone.now()
         )
-        return Reaction(
-            "replica_promoted", f"Replica {replica.instance_id} took over; no downtime.", replica.instance_id
-        )
+        return Reaction(PROMOTED, f"Replica {replica.instance_id} took over; no downtime.", replica.instance_id)
     return _emergency_replacement(instance, event)
 
 
@@ -338,16 +337,21 @@ def _note(instance: Instance, event: GlobalRiskEvent, reaction: Reaction) -> Non
     metadata = dict(Instance.objects.filter(pk=instance.pk).values_list("instance_metadata", flat=True).first() or {})
     metadata["interruption"] = note
     Instance.objects.filter(pk=instance.pk).update(instance_metadata=metadata, updated_at=timezone.now())
+    if reaction.launch_requested_at is None and reaction.action != PROMOTED:
+        return  # nothing was launched or promoted: no reaction time to count
     acted_at = reaction.launch_requested_at or timezone.now()
-    EventReaction.objects.create(
-        account=instance.account,
-        instance=instance,
+    EventReaction.objects.get_or_create(
         event_id=event.event_id,
-        event_type=event.event_type,
-        action=reaction.action,
-        received_at=event.received_at,
-        acted_at=acted_at,
-        seconds=max((acted_at - event.received_at).total_seconds(), 0.0),
+        instance=instance,
+        defaults={
+            "account": instance.account,
+            "event_type": event.event_type,
+            "action": reaction.action,
+            "replacement_id": reaction.replacement_id,
+            "received_at": event.received_at,
+            "acted_at": acted_at,
+            "seconds": max((acted_at - event.received_at).total_seconds(), 0.0),
+        },
     )
 
 

@@ -9,11 +9,13 @@ and what it really cost that UTC day, from what ran (not from what a decision pr
   holds until the pool's next step; measured), an on-demand one at its list price. The time both ran during
   the swap (launched -> old terminated) costs the old price on top: an overlap against us. Projected: the
   decision's projected hourly saving over the same hours.
-- A replica the safety net kept standing by: baseline nothing, actual its hours at its price (against us).
-- A replacement the safety net launched for an interrupted instance (an emergency replacement, or the one
-  attached to an Auto Scaling group before the doomed member left): baseline the replaced instance's
-  baseline (the old instance of the switch that launched it, else itself) priced as above, actual the
-  replacement's hours priced as above. An on-demand emergency fallback for a Spot instance costs more: against us.
+- A replica the safety net kept standing by: baseline nothing, actual its hours at its price (against us),
+  until it took over (risk.EventReaction's promotion).
+- A replacement the safety net launched for an interrupted instance (an emergency replacement, the one
+  attached to an Auto Scaling group before the doomed member left, or a replica from when it took over):
+  baseline what ran before spotopt in its place, followed back through every switch and replacement
+  (_Origins), priced as above; actual the replacement's hours priced as above. An on-demand emergency
+  fallback for a Spot instance costs more: against us.
 
 Every row is upserted on (instance, kind, day): closing a day again changes nothing; `manage.py
 savings_recompute --month YYYY-MM` closes every day of a month again from these inputs.
@@ -33,6 +35,8 @@ from django.utils import timezone
 from fleet.choices import Lifecycle, SwitchStatus
 from fleet.models import Instance, SpotPriceStep, Switch
 from mlgov.choices import Decision
+from risk.models import EventReaction
+from risk.safety import PROMOTED
 
 from .choices import MoveKind, PriceBasis
 from .models import SavingsDay
@@ -45,8 +49,14 @@ KIND_OF_DECISION = {
     Decision.RETURN_TO_SPOT: MoveKind.RETURN,
 }
 REPLICA_PURPOSE = "replica"
-# risk.safety's launches for an interrupted instance, and the tag that names the instance each replaces.
-REPLACES_TAG = {"emergency-replacement": "spotopt:replaces", "asg-replacement": "spotopt:replica-of"}
+# risk.safety's launches for an interrupted instance (and a replica, once promoted), and the tag that names
+# the instance each replaces.
+REPLACES_TAG = {
+    "emergency-replacement": "spotopt:replaces",
+    "asg-replacement": "spotopt:replica-of",
+    REPLICA_PURPOSE: "spotopt:replica-of",
+}
+REPLACEMENT_PURPOSES = ["emergency-replacement", "asg-replacement"]
 SIX = Decimal("0.000001")
 HOUR = Decimal(3600)
 
@@ -144,24 +154,38 @@ def day_close(*, day: date, now: datetime | None = None) -> int:
             gone_before_the_day
         )
     )
-    replacements = list(
-        Instance.objects.filter(**{"instance_metadata__tags__spotopt:purpose__in": list(REPLACES_TAG)})
-        .exclude(gone_before_the_day)
-        .select_related("account")
+    # A replica that took over a warned instance's work stood by until then and replaced it from then on.
+    promoted = dict(
+        EventReaction.objects.filter(
+            action=PROMOTED, replacement_id__in=[r.instance_id for r in replicas if not r.is_replica]
+        ).values_list("replacement_id", "acted_at")
     )
-    baselines = _Baselines.load(replacements)
+    replacements = list(
+        Instance.objects.filter(**{"instance_metadata__tags__spotopt:purpose__in": REPLACEMENT_PURPOSES}).exclude(
+            gone_before_the_day
+        )
+    )
+    replacements += [r for r in replicas if r.instance_id in promoted]
+    origins = _Origins.load([s.instance for s in switches] + replacements)
     # Every instance priced: what ran (replacements, replicas) and what would have run (a Spot baseline is
     # measured from its own pool's history over the same hours).
-    priced = [s.replacement for s in switches] + [s.instance for s in switches] + replicas + replacements
-    priced += [instance for instance, _ in baselines.by_instance.values()]
+    priced = [s.replacement for s in switches] + replicas + replacements + origins.instances()
     pools = {(i.region, i.availability_zone, i.instance_type) for i in priced if i.lifecycle == Lifecycle.SPOT}
     prices = _Prices.load(pools, start, end)
-    rows = [row for switch in switches if (row := _switch_row(switch, day, start, end, now, prices))]
-    rows += [row for replica in replicas if (row := _replica_row(replica, day, start, end, now, prices))]
+    rows = [row for switch in switches if (row := _switch_row(switch, origins, start, end, now, prices))]
+    rows += [
+        row
+        for replica in replicas
+        if (row := _replica_row(replica, start, end, now, prices, until=promoted.get(replica.instance_id)))
+    ]
     rows += [
         row
         for replacement in replacements
-        if (row := _replacement_row(replacement, baselines, start, end, now, prices))
+        if (
+            row := _replacement_row(
+                replacement, origins, start, end, now, prices, promoted.get(replacement.instance_id)
+            )
+        )
     ]
     with transaction.atomic():
         for row in rows:
@@ -183,7 +207,7 @@ def _cost(instance: Instance, window, prices: _Prices, fallback_price) -> tuple[
     return Decimal(fallback_price or instance.hourly_price or 0) * hours, PriceBasis.LIST
 
 
-def _switch_row(switch: Switch, day, start, end, now, prices) -> dict | None:
+def _switch_row(switch: Switch, origins: "_Origins", start, end, now, prices) -> dict | None:
     replacement = switch.replacement
     launched = _step_at(switch.steps, "launched") or switch.started_at
     life = _life(replacement, launched, now)
@@ -192,7 +216,10 @@ def _switch_row(switch: Switch, day, start, end, now, prices) -> dict | None:
         return None
     hours = _hours(*window)
     old_price = Decimal(switch.old_hourly_price or switch.instance.hourly_price or 0)
-    baseline, baseline_basis = _cost(switch.instance, window, prices, old_price)
+    origin, recorded_price = origins.of(switch.instance)
+    if origin.pk == switch.instance_id:  # the old instance was the customer's own: its price at the decision
+        recorded_price = old_price
+    baseline, baseline_basis = _cost(origin, window, prices, recorded_price)
     actual, basis = _cost(replacement, window, prices, switch.new_hourly_price)
     overlap = Decimal(0)
     old_left = _step_at(switch.steps, "terminated old") or switch.finished_at
@@ -229,8 +256,11 @@ def _row(instance, kind, hours, baseline, actual, *, switch=None, overlap=Decima
     }
 
 
-def _replica_row(replica: Instance, day, start, end, now, prices) -> dict | None:
+def _replica_row(replica: Instance, start, end, now, prices, until=None) -> dict | None:
+    """A replica standing by (until it took over, `until`): all against us."""
     life = _life(replica, None, now)
+    if life and until is not None:
+        life = (life[0], min(life[1], until))
     window = _clip(*life, start, end) if life else None
     if window is None:
         return None
@@ -243,54 +273,73 @@ def _replaced_id(replacement: Instance) -> str:
     return tags.get(REPLACES_TAG.get(tags.get("spotopt:purpose"), ""), "")
 
 
-@dataclass
-class _Baselines:
-    """What would have run without spotopt in each replaced instance's place, and the price it was recorded
-    at: (account, instance id) -> (instance, price). Two queries for all of a day's replacements."""
+# How far back a baseline is followed: a switch's replacement interrupted, replaced, switched again...
+MAX_CHAIN = 6
 
-    by_instance: dict
+
+@dataclass
+class _Origins:
+    """What would have run without spotopt in each given instance's place: walking back through what spotopt
+    did (a switch's replacement to the switch's old instance, a replacement after an interruption to the
+    instance it replaced) to the first instance, with the price recorded for it (the switch's old price at
+    the decision, else the instance's own): instance pk -> (origin instance, price). At most two queries a
+    step, MAX_CHAIN steps, for all of a day's instances."""
+
+    by_pk: dict
 
     @classmethod
-    def load(cls, replacements: list[Instance]) -> "_Baselines":
-        wanted = {(r.account_id, _replaced_id(r)) for r in replacements if _replaced_id(r)}
-        if not wanted:
-            return cls({})
-        condition = Q(pk__in=[])
-        for account_id, instance_id in wanted:
-            condition |= Q(account_id=account_id, instance_id=instance_id)
-        replaced = {(i.account_id, i.instance_id): i for i in Instance.objects.filter(condition)}
-        # A replaced instance that a switch had launched: its baseline is that switch's.
-        switched = {
-            s.replacement_id: s
-            for s in Switch.objects.filter(
-                status=SwitchStatus.SUCCEEDED, replacement__in=[i.pk for i in replaced.values()]
-            ).select_related("instance")
-        }
-        by_instance = {}
-        for key, instance in replaced.items():
-            switch = switched.get(instance.pk)
-            if switch is not None:
-                by_instance[key] = (switch.instance, switch.old_hourly_price or switch.instance.hourly_price)
-            else:
-                by_instance[key] = (instance, instance.hourly_price)
-        return cls(by_instance)
+    def load(cls, instances: list[Instance]) -> "_Origins":
+        by_pk = {i.pk: (i, i.hourly_price) for i in instances}
+        walking = {i.pk: i for i in instances}  # where each walk is now
+        for _ in range(MAX_CHAIN):
+            if not walking:
+                break
+            here = {i.pk for i in walking.values()}
+            switched = {
+                s.replacement_id: s
+                for s in Switch.objects.filter(status=SwitchStatus.SUCCEEDED, replacement__in=here).select_related(
+                    "instance"
+                )
+            }
+            tagged = {(i.account_id, _replaced_id(i)) for i in walking.values() if i.pk not in switched}
+            tagged.discard((None, ""))
+            condition = Q(pk__in=[])
+            for account_id, instance_id in tagged:
+                if instance_id:
+                    condition |= Q(account_id=account_id, instance_id=instance_id)
+            replaced = {(i.account_id, i.instance_id): i for i in Instance.objects.filter(condition)}
+            following = {}
+            for start, instance in walking.items():
+                switch = switched.get(instance.pk)
+                before = replaced.get((instance.account_id, _replaced_id(instance))) if switch is None else None
+                if switch is not None:
+                    by_pk[start] = (switch.instance, switch.old_hourly_price or switch.instance.hourly_price)
+                    following[start] = switch.instance
+                elif before is not None and before.pk != instance.pk:
+                    by_pk[start] = (before, before.hourly_price)
+                    following[start] = before
+            walking = following
+        return cls(by_pk)
 
-    def of(self, replacement: Instance) -> tuple[Instance, Decimal | None] | None:
-        return self.by_instance.get((replacement.account_id, _replaced_id(replacement)))
+    def instances(self) -> list[Instance]:
+        return [origin for origin, _ in self.by_pk.values()]
+
+    def of(self, instance: Instance) -> tuple[Instance, Decimal | None]:
+        return self.by_pk[instance.pk]
 
 
-def _replacement_row(replacement: Instance, baselines: _Baselines, start, end, now, prices) -> dict | None:
-    baseline = baselines.of(replacement)
-    life = _life(replacement, None, now)
+def _replacement_row(replacement: Instance, origins: _Origins, start, end, now, prices, since=None) -> dict | None:
+    """A replacement after an interruption, from its launch (a promoted replica: from its promotion, `since`)."""
+    origin, recorded_price = origins.of(replacement)
+    life = _life(replacement, since, now)
     window = _clip(*life, start, end) if life else None
-    if window is None or baseline is None:
+    if window is None or origin.pk == replacement.pk:  # what it replaced is not in the inventory
         return None
-    baseline_instance, recorded_price = baseline
     return _row(
         replacement,
         MoveKind.REPLACEMENT,
         _hours(*window),
-        _cost(baseline_instance, window, prices, recorded_price),
+        _cost(origin, window, prices, recorded_price),
         _cost(replacement, window, prices, replacement.hourly_price),
     )
 

@@ -66,6 +66,16 @@ def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_aws_error_counts_at_exit():
+    """What the session counted outside a test is not written at exit (when pytest-django has already given
+    the connection back its real database's name)."""
+    yield
+    from ops import aws_errors
+
+    aws_errors._pending.clear()
+
+
 @pytest.fixture(autouse=True)
 def _aws_error_counts(monkeypatch):
     """Each test counts its own failed AWS calls (ops.aws_errors keeps them in memory until a flush, which a

@@ -262,9 +262,11 @@ def test_features_as_of_a_past_time_see_nothing_later_and_the_label_sees_the_nex
     row = snapshot.features(pool, current_price=snapshot.spot_price(pool), account_id=None)
     assert snapshot.spot_price(pool) == pytest.approx(0.031) and row[1] == 1.0
     assert row[4] == 1.0 and row[5] == pytest.approx(2.0)  # only the warning before t counts
-    # MarketSnapshot reads "the last N days" with no upper bound: at t it would see the later rows.
-    leaky = MarketSnapshot([pool], now=t).features(pool, current_price=0.031, account_id=None)
-    assert leaky[4] == 2.0
+    # MarketSnapshot as of t sees nothing later either (the replay and the demo's set-back clock rely on it).
+    as_of_t = MarketSnapshot([pool], now=t)
+    seen = as_of_t.features(pool, current_price=0.031, account_id=None)
+    assert as_of_t.spot_price(pool) == pytest.approx(0.031) and seen[1] == 1.0
+    assert seen[4] == 1.0 and seen[5] == pytest.approx(2.0)
     training = training_set_build(now=clock.now, days=4, step_hours=12)
     labels = dict(zip(training.times, training.labels, strict=True))
     assert labels[t] == 1 and labels[t + timedelta(hours=12)] == 0  # warned at t + 10 h

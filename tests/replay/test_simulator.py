@@ -151,3 +151,19 @@ def test_an_instance_already_where_the_policy_wants_it_is_not_switched():
             return [Move("i-00000000000000001", M5, ON_DEMAND)]
 
     assert simulate(tiny_trace(), Stay()).switches == 0
+
+
+def test_a_switch_leaves_the_replica_of_the_old_instance_behind():
+    class ReplicaThenOnDemand(ReplicaOnRebalance):
+        def cycle(self, engine, at):
+            if at == START + 11 * HOUR:
+                return [Move("i-00000000000000001", M5, ON_DEMAND)]
+            return super().cycle(engine, at)
+
+    trace = tiny_trace(MarketEvent("rebalance", START + 10 * HOUR, M5))
+    figures = simulate(trace, ReplicaThenOnDemand(), replacement_seconds=90)
+    # Spot 00:00-11:00, the replica 10:00-11:00 (retired with the instance it stood by), on-demand from 11:00
+    # (the swap's 90 s at the Spot price): the 18:00 interruption finds nothing of ours in the pool.
+    spot_overlap = 0.04 * 90 / 3600
+    assert figures.cost == pytest.approx(OVERLAP + 11 * 0.04 + 1 * 0.05 + spot_overlap + 13 * 0.10)
+    assert (figures.interruptions, figures.promotions, figures.replicas, figures.switches) == (0, 0, 1, 2)

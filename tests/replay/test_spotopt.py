@@ -11,7 +11,6 @@ import fleet.optimizer
 import risk.safety
 import risk.services
 from fleet.models import Instance
-from replay import simulator
 from replay.scenario import peer_candidates, scenario_run, scenario_seed
 from replay.simulator import SpotoptPolicy, simulate, simulation_clock
 from replay.trace import InstanceType, MarketEvent, Tenant, Trace, TraceInstance
@@ -103,7 +102,7 @@ def test_spotopt_is_replayed_through_the_products_own_functions_and_its_hive(cal
 
 
 def test_the_replay_uses_the_safety_nets_replica_lifetime_and_the_catalogs_pools(settings, tmp_path):
-    assert simulator.REPLICA_LIFETIME == risk.safety.REPLICA_LIFETIME
+    assert SpotoptPolicy(None, None).replica_lifetime == risk.safety.REPLICA_LIFETIME
     settings.MEDIA_ROOT = tmp_path / "media"
     trace = two_tenant_trace()
     with simulation_clock(trace.start):

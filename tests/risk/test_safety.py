@@ -118,6 +118,9 @@ def test_a_termination_warning_promotes_the_replica_without_downtime(ec2, accoun
     assert not replica.is_replica and replica.replica_of is None
     assert note(instance)["action"] == "replica_promoted"
     assert not DowntimeLog.objects.exists()
+    # Both acts are reactions with their time; the promotion names the replica that took over.
+    reactions = dict(EventReaction.objects.filter(instance=instance).values_list("action", "replacement_id"))
+    assert reactions == {"replica_launched": replica.instance_id, "replica_promoted": replica.instance_id}
 
 
 def test_without_a_replica_an_emergency_replacement_is_launched_and_the_downtime_logged(ec2, account):

@@ -213,3 +213,65 @@ def test_a_fallback_from_spot_is_measured_against_its_old_pools_prices(
     assert (row.baseline_cost, row.baseline_basis) == (Decimal("0.960000"), PriceBasis.MEASURED)
     assert (row.actual_cost, row.actual_basis) == (Decimal("2.304000"), PriceBasis.LIST)
     assert row.realized_saving == Decimal("-1.344000")
+
+
+def test_a_replicas_standby_counts_against_us_until_it_takes_over_and_then_it_replaces(
+    make_user, make_account, make_instance
+):
+    from risk.models import EventReaction
+
+    account = make_account(make_user())
+    doomed = make_instance(
+        account, instance_type="m5.large", availability_zone="us-east-1b", lifecycle=Lifecycle.SPOT, is_active=False
+    )
+    Instance.objects.filter(pk=doomed.pk).update(hourly_price=Decimal("0.030"), price_source=PriceSource.SPOT_MARKET)
+    tags = {"spotopt:purpose": "replica", "spotopt:replica-of": doomed.instance_id}
+    # Promoted: risk.safety clears is_replica and keeps the tags.
+    replica = make_instance(
+        account,
+        instance_type="m5a.large",
+        availability_zone="us-east-1a",
+        lifecycle=Lifecycle.SPOT,
+        instance_metadata={"launch_time": LAUNCHED.isoformat(), "tags": tags},
+    )
+    step("us-east-1a", "m5a.large", "0.025", LAUNCHED - timedelta(days=2))
+    took_over = LAUNCHED + timedelta(hours=6)
+    EventReaction.objects.create(
+        account=account,
+        instance=doomed,
+        event_id="warning-1",
+        event_type="termination_notice",
+        action="replica_promoted",
+        replacement_id=replica.instance_id,
+        received_at=took_over,
+        acted_at=took_over,
+        seconds=0.1,
+    )
+
+    day_close(day=date(2026, 11, 1), now=MONTH_END)
+
+    standby = SavingsDay.objects.get(instance=replica, kind=MoveKind.REPLICA)
+    assert (standby.hours, standby.baseline_cost, standby.actual_cost) == (Decimal("6"), 0, Decimal("0.150000"))
+    took = SavingsDay.objects.get(instance=replica, kind=MoveKind.REPLACEMENT)
+    # 18 h in the doomed instance's place: its recorded $0.030 against the replica's measured $0.025.
+    assert (took.hours, took.baseline_cost, took.actual_cost) == (
+        Decimal("18"),
+        Decimal("0.540000"),
+        Decimal("0.450000"),
+    )
+    assert (took.baseline_basis, took.actual_basis) == (PriceBasis.RECORDED, PriceBasis.MEASURED)
+
+
+def test_a_baseline_is_followed_back_through_every_replacement_to_what_ran_before_spotopt(switched, make_instance):
+    account, switch = switched
+    Instance.objects.filter(pk=switch.replacement_id).update(is_active=False, updated_at=LAUNCHED)
+    first = emergency_replacement(make_instance, account, switch.replacement, lifecycle=Lifecycle.SPOT, price="0.03")
+    Instance.objects.filter(pk=first.pk).update(is_active=False, updated_at=LAUNCHED + timedelta(hours=1))
+    second = emergency_replacement(make_instance, account, first)  # on-demand, $0.096
+
+    day_close(day=date(2026, 11, 3), now=MONTH_END)
+
+    row = SavingsDay.objects.get(instance=second)
+    # Interrupted twice: still measured against the on-demand m5.large the optimizer first moved ($0.096 list).
+    assert (row.baseline_cost, row.baseline_basis) == (Decimal("2.304000"), PriceBasis.LIST)
+    assert row.realized_saving == 0
