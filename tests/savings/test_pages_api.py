@@ -109,6 +109,54 @@ def test_the_csv_is_the_filtered_rows(make_team):
     assert rows[0]["realized_saving_usd"] == "1.584000" and rows[0]["actual_prices"] == "measured"
 
 
+def test_the_csv_adds_up_to_the_pages_table_of_moves(make_team):
+    acme = make_team("Acme")
+    first = make_day(acme.account, day=date(2026, 11, 3))
+    for day, actual in ((4, "0.800"), (5, "0.650")):  # the same instance on two more days
+        SavingsDay.objects.create(
+            account=acme.account,
+            instance=first.instance,
+            kind=MoveKind.SWITCH,
+            day=date(2026, 11, day),
+            hours=Decimal("24"),
+            baseline_cost=Decimal("2.304"),
+            actual_cost=Decimal(actual),
+            overlap_cost=Decimal("0.010"),
+            projected_saving=Decimal("1.584"),
+            baseline_basis=PriceBasis.LIST,
+            actual_basis=PriceBasis.MEASURED,
+        )
+    make_day(acme.account, day=date(2026, 11, 9), baseline="1.000", actual="1.200")  # a move that cost us
+    client = signed_in(acme.client)
+    page = client.get(reverse("savings") + "?month=2026-11")
+    export = client.get(reverse("savings_export") + "?month=2026-11")
+    summed = {}
+    for row in csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode())):
+        totals = summed.setdefault((row["instance_id"], row["kind"]), [Decimal(0)] * 5)
+        for index, column in enumerate(
+            ["hours", "baseline_cost_usd", "actual_cost_usd", "overlap_cost_usd", "realized_saving_usd"]
+        ):
+            totals[index] += Decimal(row[column])
+    table = {
+        (move["instance_id"], move["kind"]): [
+            move["hours"],
+            move["baseline_cost"],
+            move["actual_cost"],
+            move["overlap_cost"],
+            move["realized_saving"],
+        ]
+        for move in page.context["moves"]
+    }
+    assert set(table) == set(summed) and len(table) == 2
+    for key, figures in table.items():
+        assert [Decimal(f).quantize(Decimal("0.01")) for f in figures] == [
+            t.quantize(Decimal("0.01")) for t in summed[key]
+        ], key
+    html = page.content.decode()
+    for key, figures in table.items():
+        assert key[0] in html and f"{figures[4]:,.2f}".lstrip("-") in html
+
+
 def test_the_page_makes_the_same_number_of_queries_for_many_rows(make_team):
     acme = make_team("Acme")
     client = signed_in(acme.client)
