@@ -6,7 +6,7 @@ class MoveKind(models.TextChoices):
     FALLBACK = "fallback", "Fallback to on-demand"
     RETURN = "return", "Return to Spot"
     REPLICA = "replica", "Replica standing by"
-    REPLACEMENT = "replacement", "Emergency replacement"
+    REPLACEMENT = "replacement", "Replacement after an interruption"
 
 
 class PriceBasis(models.TextChoices):
