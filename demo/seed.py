@@ -417,10 +417,11 @@ def demo_model_seed() -> str:
 
 
 def demo_optimizer_seed(*, accounts: list[Account]) -> dict:
-    """A synthetic week of Spot prices for the fleet's pools and their closest candidates (labelled synthetic
-    on the pages: the emulator's prices are constant), then one cycle of the optimizer, as the 5-minute job
-    runs it but with the switches run here (the Lab's execute in the emulator; PROD's are filed for
-    approval). On-demand prices are the shipped catalog's (the emulator has no Pricing API)."""
+    """Five synthetic weeks of Spot prices for the fleet's pools and their closest candidates (labelled
+    synthetic on the pages: the emulator's prices are constant), then the optimizer's cycle, as the 5-minute
+    job runs it but with the switches run here: PROD's once, now (filed for approval); the Lab's three times,
+    a day apart, a month ago (clock_set_back; they execute in the emulator). On-demand prices are the shipped
+    catalog's (the emulator has no Pricing API)."""
     from fleet.catalog import compatible_spot_pools
     from fleet.execution import optimizer_cycle
     from fleet.market import synthetic_spot_history_seed
